@@ -1,0 +1,70 @@
+# Copyright: consolidation.xen contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The engine's public entry points over plain mappings: what filters, modules and benchmarks call."""
+
+from __future__ import annotations
+
+from ansible_collections.consolidation.xen.plugins.module_utils.capacity import capacity as _capacity
+from ansible_collections.consolidation.xen.plugins.module_utils.evacuation import evacuation_plan as _evacuation
+from ansible_collections.consolidation.xen.plugins.module_utils.failover import DEFAULT_MAX_SCENARIOS
+from ansible_collections.consolidation.xen.plugins.module_utils.model import ModelError, build_cluster
+from ansible_collections.consolidation.xen.plugins.module_utils.placement import place
+
+__all__ = ["ModelError", "placement", "evacuation_plan", "capacity", "failure_table"]
+
+
+def placement(guests, hosts, tolerate=1, overhead=True, keep_current=True, strategy="spread",
+              max_scenarios=DEFAULT_MAX_SCENARIOS):
+    cluster = build_cluster(guests, hosts, tolerate=tolerate, overhead=overhead)
+    if strategy not in ("spread", "pack"):
+        raise ModelError(["strategy: must be 'spread' or 'pack', got %r" % (strategy,)])
+    return place(cluster, keep_current=keep_current, strategy=strategy, max_scenarios=max_scenarios)
+
+
+def evacuation_plan(guests, hosts, drain, tolerate=1, overhead=True, max_scenarios=DEFAULT_MAX_SCENARIOS,
+                    current=None):
+    """``current`` ({guest: host}, e.g. a placement's assignments) overrides ``current_host``."""
+    if current:
+        if not isinstance(current, dict):
+            raise ModelError(["current: expected a mapping of guest name to host name, got %r" % (current,)])
+        guests = [dict(g, current_host=current.get(g.get("name"), g.get("current_host")))
+                  if isinstance(g, dict) else g for g in guests]
+    cluster = build_cluster(guests, hosts, tolerate=tolerate, overhead=overhead)
+    return _evacuation(cluster, drain, tolerate=tolerate, max_scenarios=max_scenarios)
+
+
+def capacity(guests, hosts, shape, tolerate=1, overhead=True, max_scenarios=DEFAULT_MAX_SCENARIOS, limit=1000):
+    return _capacity(guests, hosts, shape, tolerate=tolerate, overhead=overhead, max_scenarios=max_scenarios,
+                     limit=limit)
+
+
+def failure_table(report):
+    """Plain-text table of a placement report's failover scenarios, for people."""
+    failover = report["failover"]
+    lines = []
+    head = "N-%d proof: %s (%s, %d failure set(s))" % (
+        failover["tolerate"], "PASSED" if failover["ok"] else "FAILED", failover.get("method"),
+        failover.get("scenarios_total", 0))
+    lines.append(head)
+    if failover.get("method") == "bound":
+        b = failover["bound"]
+        lines.append("  conservative bound: demand %d MiB, largest guest %d MiB, %d host(s) can receive, "
+                     "slack units %s (>= 2 proves it)" % (b["demand_mb"], b.get("largest_guest_mb", 0),
+                                                          b["allowed_hosts"], b["slack_units"]))
+    rows = [("failed host(s)", "restarts", "stranded guests", "short MiB", "short vCPUs")]
+    for sc in failover.get("scenarios", []):
+        rows.append((", ".join(sc["failed"]), str(len(sc["restarts"])), ", ".join(sc["stranded"]) or "-",
+                     str(sc["short_mb"]), str(sc["short_vcpus"])))
+    if len(rows) > 1:
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        for r in rows:
+            lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    if failover.get("unprotected"):
+        lines.append("  not protected (movable: false, not restarted elsewhere): " + ", ".join(failover["unprotected"]))
+    b = report.get("bounds")
+    if b:
+        lines.append("bounds: %d active host(s); at least %d needed (fluid), %d (bin-packing); %d in use"
+                     % (b["active_hosts"], b["fluid_hosts"], b["binpack_hosts"], b.get("hosts_used", 0)))
+    for reason in report.get("reasons", []):
+        lines.append("reason: " + reason)
+    return lines

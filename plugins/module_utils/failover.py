@@ -1,0 +1,336 @@
+# Copyright: consolidation.xen contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The N-k proof with real-HA semantics: when hosts fail, only their guests restart elsewhere.
+
+For every set of ``tolerate`` active hosts that may fail together, the failed hosts' movable guests
+are re-packed onto the survivors' residual capacity, largest first, onto the survivor with the most
+free memory (xapi's ``biggest_fit_decreasing``). HVM guests prefer the survivor with the fewest HVM
+guests. When that greedy pass strands a guest and the scenario is small, an exhaustive search
+settles it, so a scenario is reported failed only when no restart plan exists (or the search budget
+ran out, which is said). Past ``max_scenarios`` failure sets the check switches to a sound
+conservative bound (see :func:`_bound_check`) and says so in ``method``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+
+DEFAULT_MAX_SCENARIOS = 5000
+EXACT_ITEMS = 12
+EXACT_BUDGET = 20000
+
+
+class _Overlay:
+    """Restarts added on top of a layout, without copying it."""
+
+    __slots__ = ("layout", "mb", "vcpus", "hvm", "groups")
+
+    def __init__(self, layout):
+        self.layout = layout
+        self.mb = {}
+        self.vcpus = {}
+        self.hvm = {}
+        self.groups = {}
+
+    def free_mb(self, host):
+        return host.capacity_mb - self.layout.used_mb[host.index] - self.mb.get(host.index, 0)
+
+    def free_vcpus(self, host):
+        return host.vcpu_capacity - self.layout.used_vcpus[host.index] - self.vcpus.get(host.index, 0)
+
+    def why_not(self, guest, host):
+        h = host.index
+        need = guest.footprint(host)
+        free = self.free_mb(host)
+        if need > free:
+            return "needs %d MiB" % need, need - free
+        if guest.vcpus > host.cpus:
+            return "%d vCPUs > %d pCPUs" % (guest.vcpus, host.cpus), 0
+        if guest.vcpus > self.free_vcpus(host):
+            return "needs %d vCPUs" % guest.vcpus, 0
+        if guest.is_hvm and host.max_hvm is not None and self.layout.hvm[h] + self.hvm.get(h, 0) >= host.max_hvm:
+            return "max_hvm reached", 0
+        group = guest.anti_affinity
+        if group is not None and (group in self.layout.groups[h] or group in self.groups.get(h, ())):
+            return "anti_affinity group %s present" % group, 0
+        return None, 0
+
+    def fits(self, guest, host):
+        h = host.index
+        layout = self.layout
+        if guest.footprint(host) > host.capacity_mb - layout.used_mb[h] - self.mb.get(h, 0):
+            return False
+        if guest.vcpus > host.cpus or guest.vcpus > host.vcpu_capacity - layout.used_vcpus[h] - self.vcpus.get(h, 0):
+            return False
+        if guest.is_hvm and host.max_hvm is not None and layout.hvm[h] + self.hvm.get(h, 0) >= host.max_hvm:
+            return False
+        group = guest.anti_affinity
+        return group is None or (group not in layout.groups[h] and group not in self.groups.get(h, ()))
+
+    def add(self, guest, host):
+        h = host.index
+        self.mb[h] = self.mb.get(h, 0) + guest.footprint(host)
+        self.vcpus[h] = self.vcpus.get(h, 0) + guest.vcpus
+        if guest.is_hvm:
+            self.hvm[h] = self.hvm.get(h, 0) + 1
+        if guest.anti_affinity is not None:
+            self.groups.setdefault(h, set()).add(guest.anti_affinity)
+
+    def undo(self, guest, host):
+        h = host.index
+        self.mb[h] -= guest.footprint(host)
+        self.vcpus[h] -= guest.vcpus
+        if guest.is_hvm:
+            self.hvm[h] -= 1
+        if guest.anti_affinity is not None:
+            self.groups[h].discard(guest.anti_affinity)
+
+
+def _restart_order(guest):
+    # Largest first; among equals the constrained ones (group, HVM) first.
+    return (-guest.max_footprint, -guest.vcpus, guest.anti_affinity is None, not guest.is_hvm, guest.name)
+
+
+def _greedy(items, survivors, overlay):
+    restarts, stranded = {}, []
+    heap = [(-overlay.free_mb(h), h.index, h) for h in survivors]
+    heapq.heapify(heap)
+    for guest in items:
+        if guest.is_hvm:
+            best = None
+            for _, _, host in heap:
+                if overlay.fits(guest, host):
+                    key = (overlay.layout.hvm[host.index] + overlay.hvm.get(host.index, 0), -overlay.free_mb(host))
+                    if best is None or key < best[0]:
+                        best = (key, host)
+            if best is None:
+                stranded.append(guest)
+                continue
+            host = best[1]
+            overlay.add(guest, host)
+            restarts[guest.name] = host
+            heap = [(-overlay.free_mb(h), h.index, h) for _, _, h in heap]
+            heapq.heapify(heap)
+            continue
+        aside = []
+        chosen = None
+        smallest_need = min(guest._fp_hap, guest._fp_shadow)
+        while heap:
+            entry = heapq.heappop(heap)
+            aside.append(entry)
+            if -entry[0] < smallest_need:
+                break  # the roomiest survivor left is too small: so is every other one
+            if overlay.fits(guest, entry[2]):
+                chosen = entry[2]
+                aside.pop()
+                break
+        for entry in aside:
+            heapq.heappush(heap, entry)
+        if chosen is None:
+            stranded.append(guest)
+            continue
+        overlay.add(guest, chosen)
+        restarts[guest.name] = chosen
+        heapq.heappush(heap, (-overlay.free_mb(chosen), chosen.index, chosen))
+    return restarts, stranded
+
+
+def _exhaustive(items, survivors, overlay, budget):
+    """Backtracking search for a restart plan. Returns (plan or None, exhausted_budget)."""
+    plan = {}
+    nodes = [0]
+
+    def dfs(i):
+        if i == len(items):
+            return True
+        nodes[0] += 1
+        if nodes[0] > budget:
+            raise _Budget()
+        # Forward check: every guest still to restart needs some survivor that could take it now.
+        for later in items[i:]:
+            if not any(overlay.fits(later, host) for host in survivors):
+                return False
+        guest = items[i]
+        seen_states = set()
+        for host in survivors:
+            if not overlay.fits(guest, host):
+                continue
+            # Survivors in the same residual state are interchangeable for this guest.
+            state = (overlay.free_mb(host), overlay.free_vcpus(host), host.hap, host.cpus, host.max_hvm,
+                     overlay.layout.hvm[host.index] + overlay.hvm.get(host.index, 0),
+                     frozenset(overlay.layout.groups[host.index] | overlay.groups.get(host.index, set())))
+            if state in seen_states:
+                continue
+            seen_states.add(state)
+            overlay.add(guest, host)
+            plan[guest.name] = host
+            if dfs(i + 1):
+                return True
+            overlay.undo(guest, host)
+            del plan[guest.name]
+        return False
+
+    try:
+        found = dfs(0)
+    except _Budget:
+        return None, True
+    return (dict(plan) if found else None), False
+
+
+class _Budget(Exception):
+    pass
+
+
+def restart_scenario(cluster, layout, failed, exact_items=EXACT_ITEMS, exact_budget=EXACT_BUDGET, detail=True):
+    """Re-place the guests of the hosts in ``failed`` (host indices) on the other active hosts."""
+    failed_set = set(failed)
+    items, unprotected = [], []
+    for f in failed:
+        for guest in layout.members[f]:
+            (items if guest.movable else unprotected).append(guest)
+    items.sort(key=_restart_order)
+    survivors = [h for h in cluster.active_hosts if h.index not in failed_set]
+    overlay = _Overlay(layout)
+    restarts, stranded = _greedy(items, survivors, overlay) if items else ({}, [])
+    exhaustive = True
+    if stranded and len(items) <= exact_items:
+        plan, out_of_budget = _exhaustive(items, survivors, _Overlay(layout), exact_budget)
+        if plan is not None:
+            restarts, stranded = plan, []
+            overlay = _Overlay(layout)
+            for guest in items:
+                overlay.add(guest, plan[guest.name])
+        exhaustive = not out_of_budget
+    elif stranded:
+        exhaustive = False
+    result = {"ok": not stranded, "stranded": stranded, "restarts": restarts, "unprotected": unprotected,
+              "proven": not stranded or exhaustive}
+    if detail:
+        result["short_mb"], result["short_vcpus"], result["reasons"] = _shortfall(stranded, survivors, overlay)
+    return result
+
+
+def _shortfall(stranded, survivors, overlay):
+    if not stranded:
+        return 0, 0, {}
+    need_mb = sum(g.max_footprint for g in stranded)
+    need_vcpus = sum(g.vcpus for g in stranded)
+    free_mb = sum(max(0, overlay.free_mb(h)) for h in survivors)
+    free_vcpus = sum(max(0, overlay.free_vcpus(h)) for h in survivors)
+    reasons = {}
+    for guest in stranded:
+        if not survivors:
+            reasons[guest.name] = "no surviving active host"
+            continue
+        blocks = ["%s: %s" % (h.name, overlay.why_not(guest, h)[0] or "room taken by other restarts") for h in survivors]
+        if len(blocks) > 4:
+            blocks = blocks[:4] + ["%d more" % (len(blocks) - 4)]
+        reasons[guest.name] = "needs %d MiB and %d vCPU(s); %s" % (guest.max_footprint, guest.vcpus, "; ".join(blocks))
+    return max(0, need_mb - free_mb), max(0, need_vcpus - free_vcpus), reasons
+
+
+def check_failover(cluster, layout, tolerate=None, max_scenarios=DEFAULT_MAX_SCENARIOS, fail_fast=False,
+                   detail=True):
+    """Prove that the layout survives the loss of any ``tolerate`` active hosts.
+
+    Returns ``{"tolerate", "ok", "method", "scenarios_total", "scenarios", "unprotected"}``;
+    ``method`` is ``exact`` (every failure set simulated) or ``bound`` (conservative, see
+    :func:`_bound_check`; ``bound`` then holds its figures).
+    """
+    k = cluster.tolerate if tolerate is None else tolerate
+    active = [h.index for h in cluster.active_hosts]
+    unprotected = sorted(g.name for h in active for g in layout.members[h] if not g.movable)
+    result = {"tolerate": k, "ok": True, "method": "exact", "scenarios": [], "unprotected": unprotected,
+              "scenarios_total": math.comb(len(active), k) if k <= len(active) else 0}
+    if k == 0:
+        result["scenarios_total"] = 0
+        return result
+    if k >= len(active):
+        result.update(ok=False, method="impossible")
+        return result
+    if result["scenarios_total"] > max_scenarios:
+        result["method"] = "bound"
+        result["bound"] = _bound_check(cluster, layout, k)
+        result["ok"] = result["bound"]["ok"]
+        return result
+    hosts = cluster.hosts
+    for failed in itertools.combinations(active, k):
+        if k == 1 and not layout.members[failed[0]]:
+            if detail:
+                result["scenarios"].append({"failed": [hosts[failed[0]].name], "ok": True, "restarts": {},
+                                            "stranded": [], "unprotected": [], "short_mb": 0, "short_vcpus": 0,
+                                            "reasons": {}})
+            continue
+        outcome = restart_scenario(cluster, layout, failed, detail=detail)
+        if not outcome["ok"]:
+            result["ok"] = False
+        if detail:
+            result["scenarios"].append({
+                "failed": [hosts[f].name for f in failed],
+                "ok": outcome["ok"],
+                "proven": outcome["proven"],
+                "restarts": {name: host.name for name, host in sorted(outcome["restarts"].items())},
+                "stranded": [g.name for g in outcome["stranded"]],
+                "unprotected": sorted(g.name for g in outcome["unprotected"]),
+                "short_mb": outcome["short_mb"],
+                "short_vcpus": outcome["short_vcpus"],
+                "reasons": outcome["reasons"],
+            })
+        if fail_fast and not outcome["ok"]:
+            result["first_failure"] = [hosts[f].name for f in failed]
+            return result
+    return result
+
+
+def _bound_check(cluster, layout, k):
+    """A sound sufficient condition for surviving any ``k`` failures, in O(H log H + G).
+
+    Every restarted guest is at most ``s`` MiB and ``v`` vCPUs (the largest movable guest), so a
+    survivor keeps accepting guests while its free memory is >= s and free vCPUs >= v; its
+    "slack" is what it can absorb before that stops. Greedy restarting can only strand a guest
+    once every survivor allowed to take it has used up its slack. The demand is at most the sum of
+    the ``k`` largest host loads. Survivors allowed to take a guest are all but the ``k`` failed,
+    those too small in pCPUs, those with max_hvm 0, those already at their HVM cap and those
+    holding a member of its anti-affinity group, each counted at its worst. With slack normalised
+    per resource, the condition is: the sum of the smallest ``allowed`` normalised slacks >= 2
+    (one unit for memory exhaustion, one for vCPU exhaustion).
+    """
+    active = cluster.active_hosts
+    movable = [g for h in active for g in layout.members[h.index] if g.movable]
+    if not movable:
+        return {"ok": True, "demand_mb": 0, "demand_vcpus": 0, "allowed_hosts": len(active) - k, "slack_units": None}
+    s_mb = max(g.max_footprint for g in movable)
+    s_v = max(g.vcpus for g in movable)
+    loads_mb = sorted((sum(g.max_footprint for g in layout.members[h.index] if g.movable) for h in active),
+                      reverse=True)
+    loads_v = sorted((sum(g.vcpus for g in layout.members[h.index] if g.movable) for h in active), reverse=True)
+    demand_mb = sum(loads_mb[:k])
+    demand_v = sum(loads_v[:k])
+    blocked = sum(1 for h in active if h.cpus < s_v)
+    hvm = [g for g in movable if g.is_hvm]
+    capped = [h for h in active if h.max_hvm is not None]
+    if hvm and capped:
+        blocked += sum(1 for h in capped if h.max_hvm == 0)
+        c_min = min((h.max_hvm for h in capped if h.max_hvm > 0), default=None)
+        total_hvm = sum(layout.hvm[h.index] for h in active)
+        if c_min:
+            blocked += min(len(capped), (total_hvm - 1) // c_min)
+    group_sizes = {}
+    for g in movable:
+        if g.anti_affinity is not None:
+            group_sizes[g.anti_affinity] = group_sizes.get(g.anti_affinity, 0) + 1
+    blocked += max(group_sizes.values(), default=1) - 1
+    allowed = len(active) - k - blocked
+    units = []
+    for h in active:
+        slack_mb = max(0, layout.free_mb(h) - s_mb)
+        slack_v = max(0, layout.free_vcpus(h) - s_v)
+        u_mb = slack_mb / demand_mb if demand_mb else float("inf")
+        u_v = slack_v / demand_v if demand_v else float("inf")
+        units.append(min(u_mb, u_v))
+    units.sort()
+    total = sum(units[:allowed]) if allowed > 0 else 0.0
+    return {"ok": allowed > 0 and total >= 2.0, "demand_mb": demand_mb, "demand_vcpus": demand_v,
+            "largest_guest_mb": s_mb, "allowed_hosts": allowed, "slack_units": round(total, 3)}

@@ -1,0 +1,125 @@
+# Copyright: consolidation.xen contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A mutable assignment of guests to hosts, with per-host usage kept in step."""
+
+from __future__ import annotations
+
+
+class Layout:
+    """Where each guest runs, and what that uses on every host.
+
+    ``host_of[g.index]`` is a host index or -1. Hard constraints checked by :meth:`fits`: memory
+    (footprint with Xen overhead), vCPUs (``cpus * vcpu_ratio``), pCPUs per guest, ``max_hvm``,
+    one member per anti-affinity group per host, pins, and host state.
+    """
+
+    __slots__ = ("cluster", "host_of", "used_mb", "used_vcpus", "hvm", "groups", "members")
+
+    def __init__(self, cluster):
+        self.cluster = cluster
+        n = len(cluster.hosts)
+        self.host_of = [-1] * len(cluster.guests)
+        self.used_mb = [0] * n
+        self.used_vcpus = [0] * n
+        self.hvm = [0] * n
+        self.groups = [set() for _ in range(n)]
+        self.members = [[] for _ in range(n)]
+
+    def copy(self):
+        new = Layout.__new__(Layout)
+        new.cluster = self.cluster
+        new.host_of = list(self.host_of)
+        new.used_mb = list(self.used_mb)
+        new.used_vcpus = list(self.used_vcpus)
+        new.hvm = list(self.hvm)
+        new.groups = [set(s) for s in self.groups]
+        new.members = [list(m) for m in self.members]
+        return new
+
+    def free_mb(self, host):
+        return host.capacity_mb - self.used_mb[host.index]
+
+    def free_vcpus(self, host):
+        return host.vcpu_capacity - self.used_vcpus[host.index]
+
+    def fits(self, guest, host, ignore_pin=False):
+        """Why ``guest`` cannot go onto ``host`` now (a short reason), or None if it can."""
+        h = host.index
+        if not host.active:
+            return "host %s is %s" % (host.name, host.state)
+        if not ignore_pin and guest.pin is not None and guest.pin != host.name:
+            return "pinned to %s" % guest.pin
+        need = guest.footprint(host)
+        if need > host.capacity_mb - self.used_mb[h]:
+            return "needs %d MiB, %s has %d MiB free" % (need, host.name, host.capacity_mb - self.used_mb[h])
+        if guest.vcpus > host.cpus:
+            return "%d vCPUs > %d pCPUs on %s" % (guest.vcpus, host.cpus, host.name)
+        if guest.vcpus > host.vcpu_capacity - self.used_vcpus[h]:
+            return "needs %d vCPUs, %s has %d free" % (guest.vcpus, host.name,
+                                                       host.vcpu_capacity - self.used_vcpus[h])
+        if guest.is_hvm and host.max_hvm is not None and self.hvm[h] >= host.max_hvm:
+            return "%s already runs max_hvm=%d HVM guests" % (host.name, host.max_hvm)
+        if guest.anti_affinity is not None and guest.anti_affinity in self.groups[h]:
+            return "anti_affinity group %s already on %s" % (guest.anti_affinity, host.name)
+        return None
+
+    def can_place(self, guest, host, ignore_pin=False):
+        h = host.index
+        if not host.active or (not ignore_pin and guest.pin is not None and guest.pin != host.name):
+            return False
+        if guest.footprint(host) > host.capacity_mb - self.used_mb[h]:
+            return False
+        if guest.vcpus > host.cpus or guest.vcpus > host.vcpu_capacity - self.used_vcpus[h]:
+            return False
+        if guest.is_hvm and host.max_hvm is not None and self.hvm[h] >= host.max_hvm:
+            return False
+        return guest.anti_affinity is None or guest.anti_affinity not in self.groups[h]
+
+    def place(self, guest, host):
+        h = host.index
+        self.host_of[guest.index] = h
+        self.used_mb[h] += guest.footprint(host)
+        self.used_vcpus[h] += guest.vcpus
+        if guest.is_hvm:
+            self.hvm[h] += 1
+        if guest.anti_affinity is not None:
+            self.groups[h].add(guest.anti_affinity)
+        self.members[h].append(guest)
+
+    def remove(self, guest):
+        h = self.host_of[guest.index]
+        if h < 0:
+            return
+        host = self.cluster.hosts[h]
+        self.host_of[guest.index] = -1
+        self.used_mb[h] -= guest.footprint(host)
+        self.used_vcpus[h] -= guest.vcpus
+        if guest.is_hvm:
+            self.hvm[h] -= 1
+        if guest.anti_affinity is not None:
+            self.groups[h].discard(guest.anti_affinity)
+        self.members[h].remove(guest)
+
+    def assignments(self):
+        hosts = self.cluster.hosts
+        return {g.name: hosts[self.host_of[g.index]].name for g in self.cluster.guests if self.host_of[g.index] >= 0}
+
+    def host_report(self):
+        report = {}
+        for host in self.cluster.hosts:
+            h = host.index
+            report[host.name] = {
+                "state": host.state,
+                "memory_mb": host.memory_mb,
+                "dom0_memory_mb": host.dom0_memory_mb,
+                "xen_reserve_mb": host.xen_reserve_mb,
+                "capacity_mb": host.capacity_mb,
+                "used_mb": self.used_mb[h],
+                "free_mb": host.capacity_mb - self.used_mb[h],
+                "vcpus_capacity": host.vcpu_capacity,
+                "vcpus_used": self.used_vcpus[h],
+                "vcpus_free": host.vcpu_capacity - self.used_vcpus[h],
+                "hvm_guests": self.hvm[h],
+                "guests": sorted(g.name for g in self.members[h]),
+            }
+        return report

@@ -1,0 +1,400 @@
+# Copyright: consolidation.xen contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The cluster model: guests and hosts as plain mappings in, validated objects out.
+
+Pure Python, no Ansible import: the same code answers a filter, a module, a benchmark and a test.
+Every error names the guest or host and the field, and nothing is decided on bad input.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.consolidation.xen.plugins.module_utils.units import SizeError, parse_size_mb
+
+GUEST_TYPES = ("pv", "pvh", "hvm")
+DEFAULT_GUEST_TYPE = "pvh"
+HOST_STATES = ("active", "maintenance", "down")
+DEFAULT_VCPU_RATIO = 4.0
+
+# libxl 4.17 (tools/libs/light/libxl_mem.c, libxl_internal.h): extra memory per domain type, KiB.
+_LIBXL_PV_EXTRA_KB = 1024
+_LIBXL_HVM_EXTRA_KB = 2048
+_LIBXL_ROUND_KB = 2048
+
+
+class ModelError(ValueError):
+    """Bad input. ``errors`` lists every problem found, each naming the guest/host and field."""
+
+    def __init__(self, errors):
+        self.errors = list(errors)
+        super().__init__("; ".join(self.errors))
+
+
+def xen_need_mb(memory_mb, maxmem_mb, vcpus, guest_type, hap=True):
+    """Memory ``xl create`` / ``xl migrate`` needs free on the host for one guest, in MiB.
+
+    libxl 4.17 ``libxl__domain_need_memory_calculate``: target + shadow/p2m + type extra, rounded up
+    to 2 MiB. Paging memory (``libxl__get_required_paging_memory``) is 4 KiB x (256 per vCPU +
+    ((type != PV) + !hap) per MiB of maxmem); a PV guest never uses HAP. The base is the larger of
+    memory and maxmem, so a guest that balloons up to maxmem still fits.
+    """
+    base_mb = max(memory_mb, maxmem_mb or 0)
+    uses_hap = bool(hap) and guest_type != "pv"
+    per_mib_pages = (1 if guest_type != "pv" else 0) + (0 if uses_hap else 1)
+    shadow_kb = 4 * (256 * vcpus + per_mib_pages * base_mb)
+    extra_kb = _LIBXL_PV_EXTRA_KB if guest_type == "pv" else _LIBXL_HVM_EXTRA_KB
+    need_kb = base_mb * 1024 + shadow_kb + extra_kb
+    need_kb += (-need_kb) % _LIBXL_ROUND_KB
+    return need_kb // 1024
+
+
+class Guest:
+    """One domU. ``footprint(host)`` is what it takes from that host's capacity."""
+
+    __slots__ = ("name", "memory_mb", "maxmem_mb", "vcpus", "type", "pin", "anti_affinity", "movable",
+                 "current_host", "index", "_fp_hap", "_fp_shadow")
+
+    def __init__(self, name, memory_mb, maxmem_mb, vcpus, guest_type, pin, anti_affinity, movable,
+                 current_host, index, overhead=True):
+        self.name = name
+        self.memory_mb = memory_mb
+        self.maxmem_mb = maxmem_mb
+        self.vcpus = vcpus
+        self.type = guest_type
+        self.pin = pin
+        self.anti_affinity = anti_affinity
+        self.movable = movable
+        self.current_host = current_host
+        self.index = index
+        if overhead:
+            self._fp_hap = xen_need_mb(memory_mb, maxmem_mb, vcpus, guest_type, hap=True)
+            self._fp_shadow = xen_need_mb(memory_mb, maxmem_mb, vcpus, guest_type, hap=False)
+        else:
+            self._fp_hap = self._fp_shadow = max(memory_mb, maxmem_mb or 0)
+
+    @property
+    def is_hvm(self):
+        return self.type == "hvm"
+
+    def footprint(self, host):
+        return self._fp_hap if host.hap else self._fp_shadow
+
+    @property
+    def max_footprint(self):
+        return max(self._fp_hap, self._fp_shadow)
+
+    def as_dict(self):
+        return {
+            "name": self.name, "memory_mb": self.memory_mb, "maxmem_mb": self.maxmem_mb, "vcpus": self.vcpus,
+            "type": self.type, "host": self.pin, "anti_affinity": self.anti_affinity, "movable": self.movable,
+            "current_host": self.current_host,
+        }
+
+    def __repr__(self):
+        return "Guest(%s)" % self.name
+
+
+class Host:
+    """One dom0 host. ``capacity_mb`` is what guests may use: physical - dom0 - hypervisor reserve."""
+
+    __slots__ = ("name", "memory_mb", "cpus", "dom0_memory_mb", "xen_reserve_mb", "state", "max_hvm",
+                 "vcpu_ratio", "hap", "index", "capacity_mb", "vcpu_capacity")
+
+    def __init__(self, name, memory_mb, cpus, dom0_memory_mb, xen_reserve_mb, state, max_hvm, vcpu_ratio, hap,
+                 index):
+        self.name = name
+        self.memory_mb = memory_mb
+        self.cpus = cpus
+        self.dom0_memory_mb = dom0_memory_mb
+        self.xen_reserve_mb = xen_reserve_mb
+        self.state = state
+        self.max_hvm = max_hvm
+        self.vcpu_ratio = vcpu_ratio
+        self.hap = hap
+        self.index = index
+        self.capacity_mb = memory_mb - dom0_memory_mb - xen_reserve_mb
+        self.vcpu_capacity = int(cpus * vcpu_ratio + 1e-9)
+
+    @property
+    def active(self):
+        return self.state == "active"
+
+    def __repr__(self):
+        return "Host(%s)" % self.name
+
+
+def default_xen_reserve_mb(memory_mb):
+    """Memory Xen keeps for itself: min(1/16, 128 MiB) (xen-command-line ``dom0_mem``, x86)."""
+    return min(memory_mb // 16, 128)
+
+
+class Cluster:
+    """Validated hosts and guests, plus the options every engine function shares."""
+
+    def __init__(self, hosts, guests, tolerate, overhead):
+        self.hosts = hosts
+        self.guests = guests
+        self.tolerate = tolerate
+        self.overhead = overhead
+        self.host_by_name = {h.name: h for h in hosts}
+        self.guest_by_name = {g.name: g for g in guests}
+        self.active_hosts = [h for h in hosts if h.active]
+
+    def eligible(self, guest, host):
+        """Static eligibility: active, big enough alone, enough pCPUs, pin honoured."""
+        if not host.active:
+            return False
+        if guest.pin is not None and guest.pin != host.name:
+            return False
+        if guest.vcpus > host.cpus or guest.vcpus > host.vcpu_capacity:
+            return False
+        if host.max_hvm is not None and guest.is_hvm and host.max_hvm < 1:
+            return False
+        return guest.footprint(host) <= host.capacity_mb
+
+
+def _text(value):
+    return value if isinstance(value, str) else None
+
+
+def _pos_int(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _as_bool(value, default):
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("yes", "true", "on", "1"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("no", "false", "off", "0"):
+        return False
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise ValueError(value)
+
+
+def _size(errors, where, field, value, allow_zero=False):
+    try:
+        return parse_size_mb(value, allow_zero=allow_zero)
+    except SizeError as exc:
+        errors.append("%s: %s: %s" % (where, field, exc))
+        return None
+
+
+def _parse_host(raw, index, errors):
+    if not isinstance(raw, dict):
+        errors.append("host #%d: expected a mapping, got %s" % (index, type(raw).__name__))
+        return None
+    name = _text(raw.get("name"))
+    if not name:
+        errors.append("host #%d: name: missing or not a string" % index)
+        return None
+    where = "host %r" % name
+    before = len(errors)
+    memory_mb = _size(errors, where, "memory_mb", raw.get("memory_mb"))
+    dom0_mb = _size(errors, where, "dom0_memory_mb", raw.get("dom0_memory_mb"))
+    cpus = _pos_int(raw.get("cpus"))
+    if cpus is None or cpus < 1:
+        errors.append("%s: cpus: must be an integer >= 1, got %r" % (where, raw.get("cpus")))
+    state = raw.get("state", "active") or "active"
+    if state not in HOST_STATES:
+        errors.append("%s: state: must be one of %s, got %r" % (where, ", ".join(HOST_STATES), state))
+    max_hvm = raw.get("max_hvm")
+    if max_hvm is not None:
+        max_hvm = _pos_int(max_hvm)
+        if max_hvm is None or max_hvm < 0:
+            errors.append("%s: max_hvm: must be an integer >= 0, got %r" % (where, raw.get("max_hvm")))
+    ratio = raw.get("vcpu_ratio")
+    if ratio is None:
+        ratio = DEFAULT_VCPU_RATIO
+    else:
+        try:
+            ratio = float(ratio)
+            if not ratio > 0 or ratio != ratio or ratio == float("inf"):
+                raise ValueError(ratio)
+        except (TypeError, ValueError):
+            errors.append("%s: vcpu_ratio: must be a number > 0, got %r" % (where, raw.get("vcpu_ratio")))
+    try:
+        hap = _as_bool(raw.get("hap"), True)
+    except ValueError:
+        errors.append("%s: hap: must be a boolean, got %r" % (where, raw.get("hap")))
+    reserve = raw.get("xen_reserve_mb")
+    if reserve is None and memory_mb is not None:
+        reserve = default_xen_reserve_mb(memory_mb)
+    elif reserve is not None:
+        reserve = _size(errors, where, "xen_reserve_mb", reserve, allow_zero=True)
+    if len(errors) > before:
+        return None
+    if dom0_mb + reserve >= memory_mb:
+        errors.append("%s: dom0_memory_mb: %d MiB dom0 reserve + %d MiB hypervisor reserve leaves nothing of "
+                      "memory_mb %d MiB for guests" % (where, dom0_mb, reserve, memory_mb))
+        return None
+    return Host(name, memory_mb, cpus, dom0_mb, reserve, state, max_hvm, ratio, hap, index)
+
+
+def _parse_guest(raw, index, errors, overhead):
+    if not isinstance(raw, dict):
+        errors.append("guest #%d: expected a mapping, got %s" % (index, type(raw).__name__))
+        return None
+    name = _text(raw.get("name"))
+    if not name:
+        errors.append("guest #%d: name: missing or not a string" % index)
+        return None
+    where = "guest %r" % name
+    before = len(errors)
+    memory_mb = _size(errors, where, "memory_mb", raw.get("memory_mb"))
+    maxmem_mb = None
+    if raw.get("maxmem_mb") is not None:
+        maxmem_mb = _size(errors, where, "maxmem_mb", raw.get("maxmem_mb"))
+    vcpus = raw.get("vcpus", 1)
+    vcpus = 1 if vcpus is None else _pos_int(vcpus)
+    if vcpus is None or vcpus < 1:
+        errors.append("%s: vcpus: must be an integer >= 1, got %r" % (where, raw.get("vcpus")))
+    gtype = raw.get("type") or DEFAULT_GUEST_TYPE
+    if gtype not in GUEST_TYPES:
+        errors.append("%s: type: must be one of %s, got %r" % (where, ", ".join(GUEST_TYPES), gtype))
+    pin = raw.get("host") or None
+    if pin is not None and not isinstance(pin, str):
+        errors.append("%s: host: must be a host name, got %r" % (where, pin))
+    group = raw.get("anti_affinity") or None
+    if group is not None and not isinstance(group, str):
+        errors.append("%s: anti_affinity: must be a group name, got %r" % (where, group))
+    try:
+        movable = _as_bool(raw.get("movable"), True)
+    except ValueError:
+        errors.append("%s: movable: must be a boolean, got %r" % (where, raw.get("movable")))
+    current = raw.get("current_host") or None
+    if current is not None and not isinstance(current, str):
+        errors.append("%s: current_host: must be a host name, got %r" % (where, current))
+    if len(errors) > before:
+        return None
+    return Guest(name, memory_mb, maxmem_mb, vcpus, gtype, pin, group, movable, current, index, overhead)
+
+
+def make_guest(raw, index, overhead=True):
+    """One validated :class:`Guest` from a mapping, or :class:`ModelError`."""
+    errors = []
+    guest = _parse_guest(raw, index, errors, overhead)
+    if errors:
+        raise ModelError(errors)
+    return guest
+
+
+def build_cluster(guests, hosts, tolerate=1, overhead=True):
+    """Validate plain mappings and return a :class:`Cluster`, or raise :class:`ModelError`."""
+    errors = []
+    if not isinstance(hosts, (list, tuple)):
+        raise ModelError(["hosts: expected a list of mappings, got %s" % type(hosts).__name__])
+    if not isinstance(guests, (list, tuple)):
+        raise ModelError(["guests: expected a list of mappings, got %s" % type(guests).__name__])
+    tol = _pos_int(tolerate)
+    if tol is None or tol < 0:
+        raise ModelError(["tolerate: must be an integer >= 0, got %r" % (tolerate,)])
+    try:
+        overhead = _as_bool(overhead, True)
+    except ValueError:
+        raise ModelError(["overhead: must be a boolean, got %r" % (overhead,)]) from None
+
+    host_objs, seen = [], set()
+    for i, raw in enumerate(hosts):
+        host = _parse_host(raw, i, errors)
+        if host is None:
+            continue
+        if host.name in seen:
+            errors.append("host %r: name: duplicate host name" % host.name)
+            continue
+        seen.add(host.name)
+        host.index = len(host_objs)
+        host_objs.append(host)
+    guest_objs, seen_g = [], set()
+    for i, raw in enumerate(guests):
+        guest = _parse_guest(raw, i, errors, overhead)
+        if guest is None:
+            continue
+        if guest.name in seen_g:
+            errors.append("guest %r: name: duplicate guest name" % guest.name)
+            continue
+        seen_g.add(guest.name)
+        guest.index = len(guest_objs)
+        guest_objs.append(guest)
+    if errors:
+        raise ModelError(errors)
+    if not host_objs:
+        raise ModelError(["hosts: at least one host is required"])
+
+    cluster = Cluster(host_objs, guest_objs, tol, overhead)
+    _check_references(cluster, errors)
+    if errors:
+        raise ModelError(errors)
+    return cluster
+
+
+def _check_references(cluster, errors):
+    by_name = cluster.host_by_name
+    active = cluster.active_hosts
+    if cluster.tolerate >= len(active):
+        errors.append("tolerate: %d host failure(s) to tolerate needs more than %d active host(s) (%s)"
+                      % (cluster.tolerate, len(active), ", ".join(h.name for h in active) or "none"))
+    for g in cluster.guests:
+        where = "guest %r" % g.name
+        if g.pin is not None:
+            host = by_name.get(g.pin)
+            if host is None:
+                errors.append("%s: host: pinned to unknown host %r" % (where, g.pin))
+                continue
+            if not host.active:
+                errors.append("%s: host: pinned to host %r, which is in state %s" % (where, g.pin, host.state))
+                continue
+            if not cluster.eligible(g, host):
+                errors.append("%s: host: pinned to %r, which cannot hold it (%s)" % (where, g.pin,
+                                                                                   _why_not(g, host)))
+                continue
+        if g.current_host is not None and g.current_host not in by_name:
+            errors.append("%s: current_host: unknown host %r" % (where, g.current_host))
+        if active and not any(cluster.eligible(g, h) for h in active):
+            biggest = max(active, key=lambda h: h.capacity_mb)
+            errors.append("%s: larger than any active host: %s" % (where, _why_not(g, biggest)))
+    groups = {}
+    for g in cluster.guests:
+        if g.anti_affinity is not None:
+            groups.setdefault(g.anti_affinity, []).append(g)
+    for name, members in sorted(groups.items()):
+        if len(members) > len(active):
+            errors.append("anti_affinity group %r: %d guests (%s) need %d distinct hosts, only %d active"
+                          % (name, len(members), ", ".join(m.name for m in members), len(members), len(active)))
+            continue
+        pins = {}
+        for m in members:
+            if m.pin is not None:
+                pins.setdefault(m.pin, []).append(m.name)
+        for host, names in sorted(pins.items()):
+            if len(names) > 1:
+                errors.append("anti_affinity group %r: guests %s are all pinned to host %r"
+                              % (name, ", ".join(names), host))
+    hvm = [g for g in cluster.guests if g.is_hvm]
+    if hvm and active and all(h.max_hvm is not None for h in active):
+        room = sum(h.max_hvm for h in active)
+        if len(hvm) > room:
+            errors.append("max_hvm: %d HVM guests but the active hosts allow at most %d in all (%s)"
+                          % (len(hvm), room, ", ".join("%s=%d" % (h.name, h.max_hvm) for h in active)))
+
+
+def _why_not(guest, host):
+    need = guest.footprint(host)
+    if need > host.capacity_mb:
+        return "needs %d MiB with Xen overhead, host %r has %d MiB for guests (%d physical - %d dom0 - %d Xen)" % (
+            need, host.name, host.capacity_mb, host.memory_mb, host.dom0_memory_mb, host.xen_reserve_mb)
+    if guest.vcpus > host.cpus:
+        return "%d vCPUs, host %r has %d pCPUs" % (guest.vcpus, host.name, host.cpus)
+    if guest.vcpus > host.vcpu_capacity:
+        return "%d vCPUs, host %r allows %d" % (guest.vcpus, host.name, host.vcpu_capacity)
+    if guest.is_hvm and host.max_hvm is not None and host.max_hvm < 1:
+        return "HVM guest, host %r has max_hvm 0" % host.name
+    return "not eligible"

@@ -1,0 +1,75 @@
+"""An independent brute-force oracle for small clusters (shares only the size model with the engine).
+
+It enumerates every placement and, for every failure set, every restart assignment. Exponential:
+only for a handful of guests and hosts.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from ansible_collections.consolidation.xen.plugins.module_utils.model import build_cluster
+
+
+def _host_ok(cluster, host, members):
+    if not host.active and members:
+        return False
+    mem = sum(g.footprint(host) for g in members)
+    vcpus = sum(g.vcpus for g in members)
+    if mem > host.capacity_mb or vcpus > host.vcpu_capacity:
+        return False
+    if any(g.vcpus > host.cpus for g in members):
+        return False
+    hvm = sum(1 for g in members if g.type == "hvm")
+    if host.max_hvm is not None and hvm > host.max_hvm:
+        return False
+    groups = [g.anti_affinity for g in members if g.anti_affinity]
+    return len(groups) == len(set(groups))
+
+
+def valid_placement(cluster, assignment):
+    """assignment: {guest name: host name}. Every guest placed, pins honoured, every host within limits."""
+    if set(assignment) != {g.name for g in cluster.guests}:
+        return False
+    for g in cluster.guests:
+        if g.pin is not None and assignment[g.name] != g.pin:
+            return False
+    for host in cluster.hosts:
+        members = [g for g in cluster.guests if assignment[g.name] == host.name]
+        if not _host_ok(cluster, host, members):
+            return False
+    return True
+
+
+def restart_exists(cluster, assignment, failed):
+    """Can the failed hosts' movable guests restart on the survivors, the others staying put?"""
+    survivors = [h for h in cluster.hosts if h.active and h.name not in failed]
+    movers = [g for g in cluster.guests if assignment[g.name] in failed and g.movable]
+    staying = {h.name: [g for g in cluster.guests if assignment[g.name] == h.name] for h in survivors}
+    for choice in itertools.product(survivors, repeat=len(movers)):
+        ok = True
+        for host in survivors:
+            members = staying[host.name] + [m for m, c in zip(movers, choice) if c is host]
+            if not _host_ok(cluster, host, members):
+                ok = False
+                break
+        if ok:
+            return True
+    return not movers
+
+
+def survives(cluster, assignment, k):
+    active = [h.name for h in cluster.hosts if h.active]
+    return all(restart_exists(cluster, assignment, set(f)) for f in itertools.combinations(active, k))
+
+
+def feasible(guests, hosts, tolerate, overhead=True):
+    """True when some placement is valid and survives every failure set of size ``tolerate``."""
+    cluster = build_cluster(guests, hosts, tolerate=tolerate, overhead=overhead)
+    active = [h.name for h in cluster.hosts if h.active]
+    names = [g.name for g in cluster.guests]
+    for choice in itertools.product(active, repeat=len(names)):
+        assignment = dict(zip(names, choice))
+        if valid_placement(cluster, assignment) and survives(cluster, assignment, tolerate):
+            return True
+    return False
