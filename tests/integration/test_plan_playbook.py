@@ -1,0 +1,95 @@
+"""End-to-end: ansible-playbook plan.yml / site.yml from the repo root, as a user runs them.
+
+These run the real ansible-playbook (from the project's venv) against inventories/example and
+variants of it written to a temporary directory. plan.yml contacts no host.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAYBOOK = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) or shutil.which("ansible-playbook")
+
+pytestmark = pytest.mark.skipif(PLAYBOOK is None, reason="ansible-playbook not installed")
+
+
+def run(*args, inventory=None):
+    cmd = [PLAYBOOK, *args]
+    if inventory is not None:
+        cmd[1:1] = ["-i", str(inventory)]
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def example_inventory(tmp_path, change=None):
+    """A copy of inventories/example, optionally edited, so variants stay real inventories."""
+    target = tmp_path / "inventory"
+    shutil.copytree(ROOT / "inventories" / "example", target)
+    if change:
+        data = yaml.safe_load((target / "hosts.yml").read_text())
+        change(data["all"]["children"])
+        (target / "hosts.yml").write_text(yaml.safe_dump(data))
+    return target
+
+
+def test_plan_on_the_example_cluster_passes_and_prints_the_proof():
+    result = run("plan.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "N-1 proof: PASSED (exact, 4 failure set(s))" in out
+    for host in ("blade1", "blade2", "rack1", "blade3"):
+        assert "'%s: " % host in out
+    assert "not protected (movable: false, not restarted elsewhere): license" in out
+    assert "more guest(s) of" in out and "changed=0" in out
+
+
+def test_collection_playbook_name_works():
+    result = run("consolidation.xen.plan")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "N-1 proof: PASSED" in result.stdout
+
+
+def test_without_blade3_n1_fails_before_any_change(tmp_path):
+    def maintenance(children):
+        children["xen_hosts"]["hosts"]["blade3"] = {"xen_host_state": "maintenance"}
+
+    inventory = example_inventory(tmp_path, maintenance)
+    result = run("site.yml", inventory=inventory)
+    assert result.returncode != 0
+    out = result.stdout
+    assert "N-1 proof: FAILED" in out
+    assert "stranded" in out and "short" in out
+    assert "changed=0" in out
+
+
+def test_degraded_override_is_explicit_and_loud(tmp_path):
+    def maintenance(children):
+        children["xen_hosts"]["hosts"]["blade3"] = {"xen_host_state": "maintenance"}
+
+    inventory = example_inventory(tmp_path, maintenance)
+    result = run("plan.yml", "-e", "xen_allow_degraded=true", inventory=inventory)
+    assert result.returncode == 0, result.stdout
+    assert "DEGRADED CLUSTER ACCEPTED" in result.stdout
+
+
+def test_bad_guest_size_names_guest_and_field(tmp_path):
+    def zero(children):
+        children["xen_guests"]["hosts"]["wiki"]["xen_guest_memory"] = "0M"
+
+    result = run("site.yml", inventory=example_inventory(tmp_path, zero))
+    assert result.returncode != 0
+    assert "guest 'wiki': memory_mb:" in result.stdout
+
+
+def test_tolerate_two_on_four_hosts_is_refused_with_the_shortfall():
+    result = run("plan.yml", "-e", "xen_tolerate=2")
+    assert result.returncode != 0
+    assert "N-2 proof: FAILED" in result.stdout
