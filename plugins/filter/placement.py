@@ -10,7 +10,11 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.consolidation.xen.plugins.module_utils import engine
-from ansible_collections.consolidation.xen.plugins.module_utils.inventory import GUEST_VARS, HOST_VARS, model_from_inventory
+from ansible_collections.consolidation.xen.plugins.module_utils.inventory import (
+    GUEST_VARS,
+    HOST_VARS,
+    model_from_inventory,
+)
 
 
 def _plain(value):

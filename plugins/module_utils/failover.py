@@ -224,7 +224,8 @@ def _shortfall(stranded, survivors, overlay):
         if not survivors:
             reasons[guest.name] = "no surviving active host"
             continue
-        blocks = ["%s: %s" % (h.name, overlay.why_not(guest, h)[0] or "room taken by other restarts") for h in survivors]
+        blocks = ["%s: %s" % (h.name, overlay.why_not(guest, h)[0] or "room taken by other restarts")
+                  for h in survivors]
         if len(blocks) > 4:
             blocks = blocks[:4] + ["%d more" % (len(blocks) - 4)]
         reasons[guest.name] = "needs %d MiB and %d vCPU(s); %s" % (guest.max_footprint, guest.vcpus, "; ".join(blocks))

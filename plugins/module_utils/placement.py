@@ -291,8 +291,9 @@ def exhaustive(cluster, tolerate, max_scenarios, budget=SEARCH_BUDGET, frozen=()
             nodes[0] += 1
             if not layout.can_place(guest, host):
                 continue
-            state = (host.capacity_mb, host.vcpu_capacity, host.cpus, host.hap, host.max_hvm, layout.used_mb[host.index],
-                     layout.used_vcpus[host.index], layout.hvm[host.index], frozenset(layout.groups[host.index]),
+            state = (host.capacity_mb, host.vcpu_capacity, host.cpus, host.hap, host.max_hvm,
+                     layout.used_mb[host.index], layout.used_vcpus[host.index], layout.hvm[host.index],
+                     frozenset(layout.groups[host.index]),
                      tuple(sorted(g.name for g in layout.members[host.index] if g.pin is not None)),
                      tuple(sorted((g.max_footprint, g.vcpus, g.type, g.anti_affinity or "", g.movable)
                                   for g in layout.members[host.index])))

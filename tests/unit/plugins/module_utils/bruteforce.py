@@ -49,7 +49,7 @@ def restart_exists(cluster, assignment, failed):
     for choice in itertools.product(survivors, repeat=len(movers)):
         ok = True
         for host in survivors:
-            members = staying[host.name] + [m for m, c in zip(movers, choice) if c is host]
+            members = staying[host.name] + [m for m, c in zip(movers, choice, strict=True) if c is host]
             if not _host_ok(cluster, host, members):
                 ok = False
                 break
@@ -69,7 +69,7 @@ def feasible(guests, hosts, tolerate, overhead=True):
     active = [h.name for h in cluster.hosts if h.active]
     names = [g.name for g in cluster.guests]
     for choice in itertools.product(active, repeat=len(names)):
-        assignment = dict(zip(names, choice))
+        assignment = dict(zip(names, choice, strict=True))
         if valid_placement(cluster, assignment) and survives(cluster, assignment, tolerate):
             return True
     return False

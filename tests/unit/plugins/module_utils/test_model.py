@@ -72,7 +72,8 @@ def test_pin_to_unknown_host():
 
 
 def test_pin_to_host_in_maintenance():
-    msg = error_of([guest("web1", host="blade3")], [host("blade1"), host("blade2"), host("blade3", state="maintenance")])
+    hosts = [host("blade1"), host("blade2"), host("blade3", state="maintenance")]
+    msg = error_of([guest("web1", host="blade3")], hosts)
     assert "guest 'web1'" in msg and "blade3" in msg and "maintenance" in msg
 
 
