@@ -94,36 +94,39 @@ def _restart_order(guest):
 
 
 def _greedy(items, survivors, overlay):
+    """Largest first onto the roomiest survivor; HVM guests onto the survivor with fewest HVM guests.
+
+    Two lazy heaps (by free memory, and by HVM count then free memory) hold one current entry per
+    survivor; an entry whose version is stale is dropped when popped.
+    """
     restarts, stranded = {}, []
-    heap = [(-overlay.free_mb(h), h.index, h) for h in survivors]
-    heapq.heapify(heap)
+    version = {h.index: 0 for h in survivors}
+    by_free = [(-overlay.free_mb(h), h.index, 0, h) for h in survivors]
+    heapq.heapify(by_free)
+    by_hvm = None
+    layout_hvm = overlay.layout.hvm
     for guest in items:
         if guest.is_hvm:
-            best = None
-            for _, _, host in heap:
-                if overlay.fits(guest, host):
-                    key = (overlay.layout.hvm[host.index] + overlay.hvm.get(host.index, 0), -overlay.free_mb(host))
-                    if best is None or key < best[0]:
-                        best = (key, host)
-            if best is None:
-                stranded.append(guest)
-                continue
-            host = best[1]
-            overlay.add(guest, host)
-            restarts[guest.name] = host
-            heap = [(-overlay.free_mb(h), h.index, h) for _, _, h in heap]
-            heapq.heapify(heap)
-            continue
+            if by_hvm is None:
+                by_hvm = [(layout_hvm[h.index] + overlay.hvm.get(h.index, 0), -overlay.free_mb(h), h.index,
+                           version[h.index], h) for h in survivors]
+                heapq.heapify(by_hvm)
+            heap = by_hvm
+        else:
+            heap = by_free
         aside = []
         chosen = None
         smallest_need = min(guest._fp_hap, guest._fp_shadow)
         while heap:
             entry = heapq.heappop(heap)
+            host = entry[-1]
+            if entry[-2] != version[host.index]:
+                continue  # stale
             aside.append(entry)
-            if -entry[0] < smallest_need:
+            if heap is by_free and -entry[0] < smallest_need:
                 break  # the roomiest survivor left is too small: so is every other one
-            if overlay.fits(guest, entry[2]):
-                chosen = entry[2]
+            if overlay.fits(guest, host):
+                chosen = host
                 aside.pop()
                 break
         for entry in aside:
@@ -133,7 +136,12 @@ def _greedy(items, survivors, overlay):
             continue
         overlay.add(guest, chosen)
         restarts[guest.name] = chosen
-        heapq.heappush(heap, (-overlay.free_mb(chosen), chosen.index, chosen))
+        h = chosen.index
+        version[h] += 1
+        free = overlay.free_mb(chosen)
+        heapq.heappush(by_free, (-free, h, version[h], chosen))
+        if by_hvm is not None:
+            heapq.heappush(by_hvm, (layout_hvm[h] + overlay.hvm.get(h, 0), -free, h, version[h], chosen))
     return restarts, stranded
 
 

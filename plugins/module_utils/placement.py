@@ -101,32 +101,34 @@ def _seed(cluster, keep_current, frozen=()):
 
 
 def spread(layout, guests):
-    """Worst fit by free memory share; HVM guests go to the fewest-HVM host first. Returns unplaced."""
-    cluster = layout.cluster
-    active = cluster.active_hosts
-    heap = [(-(layout.free_mb(h) / h.capacity_mb), h.index) for h in active]
-    heapq.heapify(heap)
-    hosts = cluster.hosts
+    """Worst fit by free memory share; HVM guests go to the fewest-HVM host first. Returns unplaced.
+
+    Two lazy heaps (by free share; by HVM count then free share) with one current entry per host.
+    """
+    active = layout.cluster.active_hosts
+    version = {h.index: 0 for h in active}
+
+    def share(h):
+        return -(layout.free_mb(h) / h.capacity_mb)
+
+    by_free = [(share(h), h.index, 0, h) for h in active]
+    heapq.heapify(by_free)
+    by_hvm = None
     unplaced = []
     for guest in guests:
-        if guest.is_hvm or guest.anti_affinity is not None:
-            best = None
-            for h in active:
-                if layout.can_place(guest, h):
-                    key = (layout.hvm[h.index] if guest.is_hvm else 0, -(layout.free_mb(h) / h.capacity_mb), h.index)
-                    if best is None or key < best[0]:
-                        best = (key, h)
-            if best is None:
-                unplaced.append(guest)
-                continue
-            layout.place(guest, best[1])
-            heap = [(-(layout.free_mb(h) / h.capacity_mb), h.index) for h in active]
-            heapq.heapify(heap)
-            continue
+        if guest.is_hvm:
+            if by_hvm is None:
+                by_hvm = [(layout.hvm[h.index], share(h), h.index, version[h.index], h) for h in active]
+                heapq.heapify(by_hvm)
+            heap = by_hvm
+        else:
+            heap = by_free
         aside, chosen = [], None
         while heap:
             entry = heapq.heappop(heap)
-            host = hosts[entry[1]]
+            host = entry[-1]
+            if entry[-2] != version[host.index]:
+                continue  # stale
             if layout.can_place(guest, host):
                 chosen = host
                 break
@@ -137,7 +139,11 @@ def spread(layout, guests):
             unplaced.append(guest)
             continue
         layout.place(guest, chosen)
-        heapq.heappush(heap, (-(layout.free_mb(chosen) / chosen.capacity_mb), chosen.index))
+        h = chosen.index
+        version[h] += 1
+        heapq.heappush(by_free, (share(chosen), h, version[h], chosen))
+        if by_hvm is not None:
+            heapq.heappush(by_hvm, (layout.hvm[h], share(chosen), h, version[h], chosen))
     return unplaced
 
 
@@ -162,7 +168,7 @@ def pack(layout, guests, hosts):
 def _evaluate(cluster, layout, unplaced, strategy, tolerate, max_scenarios):
     if unplaced:
         return Candidate(layout, unplaced, {"ok": False, "tolerate": tolerate, "method": "skipped"}, strategy)
-    failover = check_failover(cluster, layout, tolerate, max_scenarios, fail_fast=True, detail=False)
+    failover = check_failover(cluster, layout, tolerate, max_scenarios, fail_fast=True, detail=True)
     return Candidate(layout, unplaced, failover, strategy)
 
 
@@ -362,7 +368,10 @@ def _worse(a, b):
 
 def placement_report(cluster, candidate, tolerate, max_scenarios, tried, search):
     layout = candidate.layout
-    failover = check_failover(cluster, layout, tolerate, max_scenarios, detail=True)
+    failover = candidate.failover
+    if not (failover.get("ok") and "scenarios" in failover):
+        # failing candidates were checked fail-fast: report every scenario
+        failover = check_failover(cluster, layout, tolerate, max_scenarios, detail=True)
     unplaced = []
     by_name = cluster.guest_by_name
     for item in candidate.unplaced:
