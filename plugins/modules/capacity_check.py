@@ -16,7 +16,7 @@ description:
     guests, with a table that names the failed host(s), the stranded guests and the shortfall in MiB
     and vCPUs.
   - Pure computation; it changes nothing anywhere, so it runs the same in check mode. Run it on the
-    controller (C(delegate_to: localhost), C(run_once: true)) or on any host with Python 3.
+    controller (C(delegate_to=localhost) and C(run_once=true)) or on any host with Python 3.
 author:
   - consolidation.xen contributors
 options:
@@ -41,7 +41,7 @@ options:
     type: bool
     default: true
   strategy:
-    description: Preferred construction - C(spread) balances load and HVM guests, C(pack) fills hosts.
+    description: Preferred construction. C(spread) balances load and HVM guests, C(pack) fills hosts.
     type: str
     choices: [spread, pack]
     default: spread
