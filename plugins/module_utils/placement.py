@@ -17,6 +17,7 @@ and the first that passes wins:
 
 from __future__ import annotations
 
+import bisect
 import heapq
 
 from ansible_collections.consolidation.xen.plugins.module_utils.bounds import lower_bounds
@@ -32,7 +33,6 @@ EXHAUSTIVE_MAX_GUESTS = 12
 REPAIR_ROUNDS = 60
 REPAIR_EVALUATIONS = 400
 REPAIR_TARGETS = 8
-PACK_WORK_LIMIT = 4000000
 
 
 def _order(guest):
@@ -148,21 +148,42 @@ def spread(layout, guests):
 
 
 def pack(layout, guests, hosts):
-    """Best fit decreasing onto ``hosts`` (in preference order). Returns unplaced."""
+    """Best fit decreasing onto ``hosts`` only (the rest stay empty as failover room). Returns unplaced.
+
+    Hosts sit in a list sorted by free memory; each guest takes the first host, from the smallest
+    free memory that could hold it upwards, that passes every constraint.
+    """
+    frees = sorted((layout.free_mb(h), h.index) for h in hosts)
+    by_index = {h.index: h for h in hosts}
     unplaced = []
     for guest in guests:
-        best = None
-        for h in hosts:
-            if layout.can_place(guest, h):
-                left = layout.free_mb(h) - guest.footprint(h)
-                key = (layout.hvm[h.index] if guest.is_hvm else 0, left)
-                if best is None or key < best[0]:
-                    best = (key, h)
-        if best is None:
+        need = min(guest._fp_hap, guest._fp_shadow)
+        i = bisect.bisect_left(frees, (need, -1))
+        chosen = None
+        while i < len(frees):
+            host = by_index[frees[i][1]]
+            if layout.can_place(guest, host):
+                chosen = host
+                break
+            i += 1
+        if chosen is None:
             unplaced.append(guest)
-        else:
-            layout.place(guest, best[1])
+            continue
+        del frees[i]
+        layout.place(guest, chosen)
+        bisect.insort(frees, (layout.free_mb(chosen), chosen.index))
     return unplaced
+
+
+def _pack_sizes(first, last):
+    """m = first, first+1, ... while small; then growing steps, so large clusters take O(log H) tries."""
+    m, step = first, 1
+    while m < last:
+        yield m
+        if m - first >= 8:
+            step *= 2
+        m += step
+    yield last
 
 
 def _evaluate(cluster, layout, unplaced, strategy, tolerate, max_scenarios):
@@ -197,16 +218,11 @@ def _constructions(cluster, keep_current, tolerate, max_scenarios, strategy, fro
                 continue
             hosts = _pack_orders(cluster, base)
             first = max(1, min(len(hosts), bounds["fluid_hosts"] - tolerate))
-            work = 0
-            for m in range(first, len(hosts) + 1):
-                work += len(free) * m
-                if work > PACK_WORK_LIMIT and m != len(hosts):
-                    continue
+            for m in _pack_sizes(first, len(hosts)):
                 layout = base.copy()
                 unplaced = pack(layout, free, hosts[:m])
-                if unplaced:
-                    # Whatever did not fit the first m hosts goes onto the rest, spread.
-                    unplaced = spread(layout, unplaced)
+                if unplaced and m < len(hosts):
+                    continue  # m hosts are too few; try m + 1
                 candidate = _evaluate(cluster, layout, [u.name for u in unplaced] + pin_unplaced,
                                       "%spack(%d)" % (label, m), tolerate, max_scenarios)
                 yield candidate
