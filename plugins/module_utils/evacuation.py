@@ -87,8 +87,9 @@ def evacuation_plan(cluster, drain, tolerate=None, max_scenarios=DEFAULT_MAX_SCE
     )
     if stranded:
         base["moves"] = []
-        base["reasons"] = ["guest %s cannot leave %s: %s" % (u["guest"], cluster.guest_by_name[u["guest"]].current_host,
-                                                            u["reason"]) for u in stranded]
+        base["reasons"] = ["guest %s cannot leave %s: %s"
+                           % (u["guest"], cluster.guest_by_name[u["guest"]].current_host, u["reason"])
+                           for u in stranded]
     return base
 
 

@@ -22,8 +22,8 @@ class Layout:
         self.used_mb = [0] * n
         self.used_vcpus = [0] * n
         self.hvm = [0] * n
-        self.groups = [set() for _ in range(n)]
-        self.members = [[] for _ in range(n)]
+        self.groups = [set() for _i in range(n)]
+        self.members = [[] for _i in range(n)]
 
     def copy(self):
         new = Layout.__new__(Layout)

@@ -8,6 +8,8 @@ Every error names the guest or host and the field, and nothing is decided on bad
 
 from __future__ import annotations
 
+import math
+
 from ansible_collections.consolidation.xen.plugins.module_utils.units import SizeError, parse_size_mb
 
 GUEST_TYPES = ("pv", "pvh", "hvm")
@@ -217,7 +219,7 @@ def _parse_host(raw, index, errors):
     else:
         try:
             ratio = float(ratio)
-            if not ratio > 0 or ratio != ratio or ratio == float("inf"):
+            if math.isnan(ratio) or math.isinf(ratio) or ratio <= 0:
                 raise ValueError(ratio)
         except (TypeError, ValueError):
             errors.append("%s: vcpu_ratio: must be a number > 0, got %r" % (where, raw.get("vcpu_ratio")))
@@ -353,8 +355,8 @@ def _check_references(cluster, errors):
                 errors.append("%s: host: pinned to host %r, which is in state %s" % (where, g.pin, host.state))
                 continue
             if not cluster.eligible(g, host):
-                errors.append("%s: host: pinned to %r, which cannot hold it (%s)" % (where, g.pin,
-                                                                                   _why_not(g, host)))
+                errors.append("%s: host: pinned to %r, which cannot hold it (%s)"
+                              % (where, g.pin, _why_not(g, host)))
                 continue
         if g.current_host is not None and g.current_host not in by_name:
             errors.append("%s: current_host: unknown host %r" % (where, g.current_host))

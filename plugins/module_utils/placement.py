@@ -252,7 +252,7 @@ def repair(cluster, layout, tolerate, max_scenarios, rounds=REPAIR_ROUNDS, froze
     if result["method"] != "exact":
         return layout, result
     spent = 0
-    for _ in range(rounds):
+    for _round in range(rounds):
         if score == 0 or spent >= evaluations:
             break
         suspects = set()
@@ -433,8 +433,12 @@ def explain(cluster, report, search):
             if sc["ok"]:
                 continue
             first = sc["stranded"][0] if sc["stranded"] else None
-            reasons.append("if %s fail(s): %s stranded, short %d MiB / %d vCPUs%s" % (
-                ", ".join(sc["failed"]), ", ".join(sc["stranded"]), sc["short_mb"], sc["short_vcpus"],
+            if sc["short_mb"] or sc["short_vcpus"]:
+                short = "short %d MiB / %d vCPUs" % (sc["short_mb"], sc["short_vcpus"])
+            else:
+                short = "enough free memory and vCPUs in total, but no single survivor can take it"
+            reasons.append("if %s fail(s): %s stranded, %s%s" % (
+                ", ".join(sc["failed"]), ", ".join(sc["stranded"]), short,
                 " (%s: %s)" % (first, sc["reasons"].get(first, "")) if first else ""))
         groups = {}
         for g in cluster.guests:
@@ -455,4 +459,8 @@ def explain(cluster, report, search):
     elif search == "budget exhausted":
         reasons.append("no N-%d-safe placement found (heuristics, repair and a bounded exhaustive search)"
                        % failover["tolerate"])
+    elif not report["unplaced"]:
+        reasons.append("no N-%d-safe placement found by spread, pack and repair; the exhaustive search runs only "
+                       "up to %d hosts and %d guests to place" % (failover["tolerate"], EXHAUSTIVE_MAX_HOSTS,
+                                                                  EXHAUSTIVE_MAX_GUESTS))
     return reasons

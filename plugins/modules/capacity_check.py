@@ -18,7 +18,7 @@ description:
   - Pure computation; it changes nothing anywhere, so it runs the same in check mode. Run it on the
     controller (C(delegate_to=localhost) and C(run_once=true)) or on any host with Python 3.
 author:
-  - consolidation.xen contributors
+  - consolidation.xen maintainers (@consolidation-xen)
 options:
   guests:
     description: Guests, each a mapping with C(name), C(memory_mb) and optional C(vcpus), C(type),
@@ -72,8 +72,10 @@ options:
     type: dict
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 

@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from clusters import origin_hosts, paper_guests
-
 from ansible_collections.consolidation.xen.plugins.module_utils.engine import capacity
+from ansible_collections.consolidation.xen.tests.unit.plugins.module_utils.clusters import origin_hosts, paper_guests
 
 
 def test_paper_cluster_has_no_headroom_with_n1():

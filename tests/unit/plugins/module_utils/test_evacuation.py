@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import pytest
-from clusters import origin_hosts, paper_guests
 
 from ansible_collections.consolidation.xen.plugins.module_utils.engine import ModelError, evacuation_plan, placement
 from ansible_collections.consolidation.xen.plugins.module_utils.layout import Layout
 from ansible_collections.consolidation.xen.plugins.module_utils.model import build_cluster
+from ansible_collections.consolidation.xen.tests.unit.plugins.module_utils.clusters import origin_hosts, paper_guests
 
 
 def running(hosts, guests):

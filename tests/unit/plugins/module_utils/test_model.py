@@ -18,9 +18,9 @@ def guest(name="web1", **kw):
 HOSTS = [host("blade1"), host("blade2"), host("blade3")]
 
 
-def error_of(guests, hosts=HOSTS, tolerate=1):
+def error_of(guests, hosts=None, tolerate=1):
     with pytest.raises(ModelError) as info:
-        build_cluster(guests, hosts, tolerate=tolerate)
+        build_cluster(guests, HOSTS if hosts is None else hosts, tolerate=tolerate)
     return str(info.value)
 
 

@@ -4,9 +4,9 @@ import json
 from pathlib import Path
 
 import pytest
-from clusters import origin_hosts, paper_guests
 
 from ansible_collections.consolidation.xen.plugins.module_utils.engine import placement
+from ansible_collections.consolidation.xen.tests.unit.plugins.module_utils.clusters import origin_hosts, paper_guests
 
 ANCHOR = Path(__file__).resolve().parents[4] / "benchmarks" / "anchors" / "big30.json"
 

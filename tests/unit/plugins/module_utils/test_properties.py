@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bruteforce
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
@@ -10,6 +9,7 @@ from ansible_collections.consolidation.xen.plugins.module_utils.engine import ev
 from ansible_collections.consolidation.xen.plugins.module_utils.failover import check_failover
 from ansible_collections.consolidation.xen.plugins.module_utils.layout import Layout
 from ansible_collections.consolidation.xen.plugins.module_utils.model import ModelError, build_cluster
+from ansible_collections.consolidation.xen.tests.unit.plugins.module_utils import bruteforce
 
 SETTINGS = settings(max_examples=150, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -117,7 +117,7 @@ def test_larger_random_clusters_keep_invariants(case):
 @SETTINGS
 @given(clusters(max_hosts=6, max_guests=12), st.data())
 def test_evacuation_moves_are_valid_in_sequence(case, data):
-    guests, hosts, _, overhead = case
+    guests, hosts, _tolerate, overhead = case
     cluster = valid(guests, hosts, 0, overhead)
     assume(cluster is not None)
     first = placement(guests, hosts, tolerate=0, overhead=overhead)

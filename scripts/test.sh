@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# The full check (`make test`, and CI through .ci/run). Stops at the first failing stage.
+#
+#   ruff · ansible-lint (production) · antsibull-changelog lint · ansible-builder create ·
+#   ansible-test sanity (Python 3.12, then compile+import on 3.9, the oldest target Python) ·
+#   ansible-test units · pytest over tests/unit and tests/integration
+#
+# ansible-test refuses a symlinked collection path, so the sanity and units stages run in a copy of
+# the collection at $TMPDIR/.../ansible_collections/consolidation/xen. The copy holds what
+# `ansible-galaxy collection build` would ship: the files git knows (tracked, or untracked but not
+# ignored) minus galaxy.yml's build_ignore. KEEP_TEST_COPY=1 keeps it for inspection.
+#
+# Needs `make bootstrap` first (.venv, .collections, ansible-test's pip bootstrap stand-in).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VENV=$ROOT/.venv
+
+[ -x "$VENV/bin/ansible-test" ] || { echo "No .venv here: run 'make bootstrap' first." >&2; exit 1; }
+[ -e "$ROOT/.collections/ansible_collections/consolidation/xen/galaxy.yml" ] \
+    || { echo "No .collections link: run 'make bootstrap' first." >&2; exit 1; }
+export PATH=$VENV/bin:$PATH
+export ANSIBLE_CONFIG=$ROOT/ansible.cfg
+# ansible-test wants en_US.UTF-8 and warns about C.UTF-8, which is all this machine has; harmless.
+[ -n "${CI:-}" ] && export PY_COLORS=0 NO_COLOR=1
+
+WORK=$(realpath "$(mktemp -d "${TMPDIR:-/tmp}/consolidation-xen-test.XXXXXX")")
+cleanup() {
+    if [ "${KEEP_TEST_COPY:-0}" = 1 ]; then
+        echo "kept the test copy: $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+}
+trap cleanup EXIT
+
+TIMINGS=()
+STAGE=
+STAGE_START=0
+banner() {
+    STAGE=$1
+    STAGE_START=$SECONDS
+    printf '\n================================================================================\n'
+    printf '== %s\n' "$STAGE"
+    printf '================================================================================\n'
+}
+done_stage() {
+    local took=$((SECONDS - STAGE_START))
+    TIMINGS+=("$(printf '%5ds  %s' "$took" "$STAGE")")
+    printf -- '-- %s: ok (%ds)\n' "$STAGE" "$took"
+}
+on_error() {
+    printf '\n!! FAILED in stage: %s (after %ds)\n' "$STAGE" "$((SECONDS - STAGE_START))" >&2
+}
+trap on_error ERR
+
+# ------------------------------------------------------------------------------------------------
+banner "ruff check"
+ruff check .
+done_stage
+
+banner "ansible-lint --profile production"
+ansible-lint --profile production
+done_stage
+
+banner "antsibull-changelog lint"
+antsibull-changelog lint
+antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+done_stage
+
+banner "ansible-builder create (render the EE build context only; nothing is pulled)"
+ansible-builder create --file execution-environment.yml --context "$WORK/ee-context" --output-filename Containerfile
+grep -q '^ARG EE_BASE_IMAGE=' "$WORK/ee-context/Containerfile"
+done_stage
+
+# ------------------------------------------------------------------------------------------------
+banner "copy the collection to ansible_collections/consolidation/xen for ansible-test"
+COPY=$WORK/ansible_collections/consolidation/xen
+mkdir -p "$COPY"
+# Mirror ansible-galaxy's build_ignore: a pattern matches a file's path or any of its parent dirs.
+FILTER_PY=$(cat <<'EOF'
+import fnmatch
+import os
+import sys
+
+import yaml
+
+with open("galaxy.yml") as f:
+    patterns = yaml.safe_load(f).get("build_ignore") or []
+for path in sys.stdin.read().split("\0"):
+    if not path or not os.path.lexists(path):  # deleted in the work tree but still in the index
+        continue
+    parts = path.split("/")
+    prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+    if any(fnmatch.fnmatch(p, pat) for p in prefixes for pat in patterns):
+        continue
+    sys.stdout.write(path + "\0")
+EOF
+)
+git ls-files -z --cached --others --exclude-standard | python -c "$FILTER_PY" > "$WORK/files.lst"
+tar --null -T "$WORK/files.lst" -cf - | tar -xf - -C "$COPY"
+echo "$(tr -cd '\0' < "$WORK/files.lst" | wc -c) files -> $COPY"
+done_stage
+
+# Every sanity test ansible-test 2.21 has, except:
+#   pslint      PowerShell; the collection has none, and pwsh is not installed.
+#   the shellcheck test runs only when that program is installed (ansible-test would skip it anyway).
+# All the others work offline here: their requirements come from PyPI, and pip itself through the
+# stand-in that scripts/bootstrap.sh puts in ~/.ansible/test/cache/.
+SANITY_TESTS=(
+    action-plugin-docs ansible-doc changelog compile empty-init ignores import line-endings
+    no-assert no-get-exception no-illegal-filenames no-smart-quotes pep8 pylint replace-urlopen
+    runtime-metadata shebang symlinks use-argspec-type-path use-compat-six validate-modules yamllint
+)
+if command -v shellcheck >/dev/null 2>&1; then
+    SANITY_TESTS+=(shellcheck)
+else
+    echo "note: shellcheck is not installed; the shellcheck sanity test is left out"
+fi
+
+banner "ansible-test sanity --python 3.12 (${#SANITY_TESTS[@]} tests)"
+(cd "$COPY" && ansible-test sanity --python 3.12 --requirements "${SANITY_TESTS[@]/#/--test=}")
+done_stage
+
+# modules and module_utils run on the managed hosts, where ansible-core 2.21 supports Python 3.9+.
+# The run above covers 3.12 only; compile and import them again on the oldest target Python.
+banner "ansible-test sanity --python 3.9 (compile, import: module_utils and modules on the oldest target)"
+py39=
+for candidate in "$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")"/versions/3.9.*/bin/python3.9 \
+                 "$(command -v python3.9 2>/dev/null || true)"; do
+    if [ -x "$candidate" ] && "$candidate" -c '' 2>/dev/null; then py39=$candidate; break; fi
+done
+if [ -n "$py39" ]; then
+    mkdir -p "$WORK/py39bin"
+    ln -sf "$py39" "$WORK/py39bin/python3.9"
+    (cd "$COPY" && PATH=$WORK/py39bin:$PATH ansible-test sanity --python 3.9 --requirements --test compile --test import)
+else
+    echo "SKIPPED: no Python 3.9 found (pyenv or PATH)"
+fi
+done_stage
+
+banner "ansible-test units --python 3.12"
+(cd "$COPY" && ansible-test units --python 3.12 --requirements)
+done_stage
+
+banner "pytest tests/unit tests/integration (plain pytest against the .collections link; real ansible-playbook runs)"
+PYTHONPATH=$ROOT/.collections${PYTHONPATH:+:$PYTHONPATH} python -m pytest -p no:cacheprovider tests/unit tests/integration
+done_stage
+
+trap - ERR
+printf '\n== all stages passed; timings:\n'
+printf '%s\n' "${TIMINGS[@]}"
+printf '%5ds  total\n' "$SECONDS"
