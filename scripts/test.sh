@@ -147,6 +147,14 @@ banner "pytest tests/unit tests/integration (plain pytest against the .collectio
 PYTHONPATH=$ROOT/.collections${PYTHONPATH:+:$PYTHONPATH} python -m pytest -p no:cacheprovider tests/unit tests/integration
 done_stage
 
+# Every scenario under molecule/ (dom0, guests) in podman containers from a debootstrap base image.
+# MOLECULE=0 skips it (fast local runs); CI always runs it.
+if [ "${MOLECULE:-1}" != 0 ]; then
+    banner "molecule scenarios in podman (scripts/molecule.sh)"
+    scripts/molecule.sh
+    done_stage
+fi
+
 trap - ERR
 printf '\n== all stages passed; timings:\n'
 printf '%s\n' "${TIMINGS[@]}"
