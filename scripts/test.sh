@@ -59,6 +59,11 @@ banner "ruff check"
 ruff check .
 done_stage
 
+# A copy of this collection in ~/.ansible/collections (left by an earlier molecule prerun or
+# ansible-galaxy install) comes first on ansible-lint's collection path and would shadow the
+# checkout with stale roles: remove it, the checkout is found through .collections.
+rm -rf "${HOME}/.ansible/collections/ansible_collections/consolidation/xen"
+
 banner "ansible-lint --profile production"
 ansible-lint --profile production
 done_stage

@@ -1,0 +1,374 @@
+# Copyright: consolidation.xen contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The filer plan: what the filer must export, to whom, and with which quota.
+
+Pure Python over plain data (no Ansible, no netaddr): the role's backends (ONTAP, Linux NFS) only
+apply this plan. Every inventory problem is collected and reported at once, naming the guest or
+host and the variable, before anything is sent to a filer.
+
+Addresses are parsed by the standard library's ``ipaddress`` and compared in canonical form, so two
+spellings of one address are a duplicate, and strings that are not canonical dotted quads (leading
+zeros such as ``192.0.2.010``, which some tools read as octal) are refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+
+from ansible_collections.consolidation.xen.plugins.module_utils.units import SizeError, parse_size_mb
+
+# Inventory variables read by the plan.
+HOST_ADDRESS_VAR = "xen_host_storage_address"
+GUEST_ADDRESS_VAR = "xen_guest_address"
+GUEST_DATA_VAR = "xen_guest_data"
+
+# Keys of the defaults mapping (each is the role variable filer_<key>).
+DEFAULT_KEYS = ("image_volume", "image_size", "image_junction", "data_volume", "data_size",
+                "data_junction", "quota", "soft_quota", "files", "root_squash", "policy_prefix")
+# What a guest's xen_guest_data mapping may override.
+GUEST_DATA_KEYS = ("quota", "soft_quota", "files", "root_squash")
+
+QTREE_MAX = 64
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+_VOLUME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PREFIX_RE = re.compile(r"^[A-Za-z0-9_-]*$")
+_PERCENT_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%$")
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
+
+
+class FilerPlanError(ValueError):
+    """One or more inventory problems; ``problems`` lists each, the message joins them."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+def qtree_name(guest):
+    """A guest name made safe for a qtree, an XFS project and an export policy name.
+
+    Characters other than letters, digits, ``_`` and ``-`` become ``_`` (``www.example`` ->
+    ``www_example``); a name longer than 64 characters is cut and ends in 8 hex digits of its SHA-1,
+    so it stays unique and stable.
+    """
+    safe = _UNSAFE.sub("_", str(guest))
+    if len(safe) > QTREE_MAX:
+        digest = hashlib.sha1(str(guest).encode("utf-8")).hexdigest()[:8]
+        safe = "%s_%s" % (safe[:QTREE_MAX - 9], digest)
+    return safe
+
+
+def _address(value):
+    if isinstance(value, bool) or not isinstance(value, str) or not value.strip():
+        raise ValueError("expected an IP address such as 192.0.2.10, got %r" % (value,))
+    try:
+        return ipaddress.ip_address(value.strip())
+    except ValueError:
+        raise ValueError("%r is not a single IP address in canonical form (no prefix, no leading zeros)"
+                         % (value,)) from None
+
+
+def _client(ip):
+    return "%s/%d" % (ip, ip.max_prefixlen)
+
+
+def _bool(value):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError("expected true or false, got %r" % (value,))
+
+
+def _files(value):
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError("expected a positive whole number of files, got %r" % (value,))
+    return value
+
+
+def _quota(value, what):
+    try:
+        return parse_size_mb(value)
+    except SizeError as exc:
+        raise ValueError("%s: %s" % (what, exc)) from None
+
+
+def _soft_quota(value, hard_mb):
+    """A soft limit: a size, or a percentage of the hard limit (``"90%"``, rounded down)."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        match = _PERCENT_RE.match(value)
+        if not match or not 0 < float(match.group(1)) <= 100:
+            raise ValueError("expected a percentage of the hard quota from 1%% to 100%%, got %r" % (value,))
+        if hard_mb is None:
+            return None
+        return max(1, int(hard_mb * float(match.group(1)) // 100))
+    try:
+        return parse_size_mb(value)
+    except SizeError as exc:
+        raise ValueError(str(exc)) from None
+
+
+class _Problems:
+    def __init__(self):
+        self.items = []
+
+    def add(self, where, exc_or_text):
+        self.items.append("%s: %s" % (where, exc_or_text))
+
+
+def _check_defaults(defaults, problems):
+    """Validate the role-level defaults; return the parsed values (None where invalid)."""
+    missing = [k for k in DEFAULT_KEYS if k not in defaults]
+    if missing:
+        problems.add("defaults", "missing key(s) %s" % ", ".join(missing))
+    out = {}
+    for key in ("image_volume", "data_volume"):
+        value = defaults.get(key)
+        if not isinstance(value, str) or not _VOLUME_RE.match(value):
+            problems.add("filer_%s" % key, "expected a volume name (letters, digits, '_'; not starting "
+                                           "with a digit), got %r" % (value,))
+        out[key] = value
+    if defaults.get("image_volume") == defaults.get("data_volume") and defaults.get("image_volume"):
+        problems.add("filer_data_volume", "must differ from filer_image_volume (%r)" % defaults["image_volume"])
+    for key in ("image_junction", "data_junction"):
+        value = defaults.get(key)
+        if not isinstance(value, str) or not value.startswith("/"):
+            problems.add("filer_%s" % key, "expected an absolute path such as /images, got %r" % (value,))
+        out[key] = value
+    for key in ("image_size", "data_size"):
+        try:
+            out[key] = parse_size_mb(defaults.get(key))
+        except SizeError as exc:
+            problems.add("filer_%s" % key, exc)
+            out[key] = None
+    prefix = defaults.get("policy_prefix", "xen_")
+    if not isinstance(prefix, str) or not _PREFIX_RE.match(prefix):
+        problems.add("filer_policy_prefix", "expected letters, digits, '_' or '-', got %r" % (prefix,))
+        prefix = "xen_"
+    out["policy_prefix"] = prefix
+    return out
+
+
+def _guest_limits(name, data, defaults, problems):
+    """The data area of one guest: {hard_mb, soft_mb, files, root_squash}, or None if invalid."""
+    if data is True:
+        settings = {k: defaults.get(k) for k in GUEST_DATA_KEYS}
+    elif isinstance(data, dict):
+        unknown = sorted(set(data) - set(GUEST_DATA_KEYS))
+        if unknown:
+            problems.add("guest %s" % name, "%s: unknown key(s) %s (allowed: %s)"
+                         % (GUEST_DATA_VAR, ", ".join(map(str, unknown)), ", ".join(GUEST_DATA_KEYS)))
+        settings = {k: data[k] if k in data else defaults.get(k) for k in GUEST_DATA_KEYS}
+    else:
+        problems.add("guest %s" % name, "%s: expected true, false or a mapping of %s, got %r"
+                     % (GUEST_DATA_VAR, ", ".join(GUEST_DATA_KEYS), data))
+        return None
+    ok = True
+    where = "guest %s" % name
+    hard = soft = files = root_squash = None
+    try:
+        hard = _quota(settings["quota"], "%s.quota" % GUEST_DATA_VAR)
+    except ValueError as exc:
+        problems.add(where, exc)
+        ok = False
+    if settings["soft_quota"] is not None:
+        try:
+            soft = _soft_quota(settings["soft_quota"], hard)
+        except ValueError as exc:
+            problems.add(where, "%s.soft_quota: %s" % (GUEST_DATA_VAR, exc))
+            ok = False
+    if hard is not None and soft is not None and soft > hard:
+        problems.add(where, "%s.soft_quota (%d MiB) is above the hard quota (%d MiB)"
+                     % (GUEST_DATA_VAR, soft, hard))
+        ok = False
+    try:
+        files = _files(settings["files"])
+    except ValueError as exc:
+        problems.add(where, "%s.files: %s" % (GUEST_DATA_VAR, exc))
+        ok = False
+    try:
+        root_squash = _bool(True if settings["root_squash"] is None else settings["root_squash"])
+    except ValueError as exc:
+        problems.add(where, "%s.root_squash: %s" % (GUEST_DATA_VAR, exc))
+        ok = False
+    if not ok:
+        return None
+    return {"hard_mb": hard, "soft_mb": soft, "files": files, "root_squash": root_squash}
+
+
+def filer_plan(host_names, host_vars, guest_names, guest_vars, defaults):
+    """Plan the filer's volumes, qtrees, quotas and export policies.
+
+    ``host_vars`` and ``guest_vars`` are mappings of inventory variables, parallel to the name lists
+    (only the variables named above are read). ``defaults`` holds DEFAULT_KEYS. Raises
+    FilerPlanError listing every problem at once.
+    """
+    problems = _Problems()
+    defaults = dict(defaults or {})
+    parsed = _check_defaults(defaults, problems)
+    prefix = parsed["policy_prefix"]
+
+    owners = {}  # ip -> ["host blade1", "guest www1", ...]
+    clients = []
+    for name, hv in zip(host_names, host_vars):
+        value = (hv or {}).get(HOST_ADDRESS_VAR)
+        if value is None:
+            problems.add("host %s" % name, "%s is not set (the address the filer sees this dom0 at)"
+                         % HOST_ADDRESS_VAR)
+            continue
+        try:
+            ip = _address(value)
+        except ValueError as exc:
+            problems.add("host %s" % name, "%s: %s" % (HOST_ADDRESS_VAR, exc))
+            continue
+        owners.setdefault(ip, []).append("host %s" % name)
+        clients.append(ip)
+
+    guests = []
+    qtrees = {}
+    for name, gv in zip(guest_names, guest_vars):
+        gv = gv or {}
+        data = gv.get(GUEST_DATA_VAR, False)
+        wants_data = data is not None and data is not False
+        value = gv.get(GUEST_ADDRESS_VAR)
+        ip = None
+        if value is None:
+            if wants_data:
+                problems.add("guest %s" % name, "has a data area (%s) but no %s" % (GUEST_DATA_VAR, GUEST_ADDRESS_VAR))
+        else:
+            try:
+                ip = _address(value)
+                owners.setdefault(ip, []).append("guest %s" % name)
+            except ValueError as exc:
+                problems.add("guest %s" % name, "%s: %s" % (GUEST_ADDRESS_VAR, exc))
+        if not wants_data:
+            continue
+        limits = _guest_limits(name, data, defaults, problems)
+        qtree = qtree_name(name)
+        qtrees.setdefault(qtree, []).append(str(name))
+        if limits is None or ip is None:
+            continue
+        guests.append(dict({"guest": str(name), "qtree": qtree, "policy": "%sguest_%s" % (prefix, qtree),
+                            "client": _client(ip), "address": str(ip)}, **limits))
+
+    for ip, users in sorted(owners.items(), key=lambda kv: (kv[0].version, int(kv[0]))):
+        if len(users) > 1:
+            problems.add("address %s" % ip, "used by more than one machine: %s" % ", ".join(users))
+    for qtree, names in sorted(qtrees.items()):
+        if len(names) > 1:
+            problems.add("qtree %s" % qtree, "guests %s map to the same qtree name; rename one"
+                         % ", ".join(sorted(names)))
+
+    if problems.items:
+        raise FilerPlanError(problems.items)
+
+    return {
+        "image": {
+            "volume": parsed["image_volume"],
+            "size_mb": parsed["image_size"],
+            "junction": parsed["image_junction"],
+            "policy": "%simages" % prefix,
+            "clients": [_client(ip) for ip in sorted(set(clients), key=lambda i: (i.version, int(i)))],
+        },
+        "data": {
+            "volume": parsed["data_volume"],
+            "size_mb": parsed["data_size"],
+            "junction": parsed["data_junction"],
+            "policy": "%sdata" % prefix,
+        },
+        "guests": sorted(guests, key=lambda g: g["guest"]),
+        "policy_prefix": prefix,
+    }
+
+
+# --- Linux backend: XFS project quotas -----------------------------------------------------------
+
+XFS_PROJECT_ID_MAX = 2 ** 32 - 1
+_BRACKETS = re.compile(r"\[[^\]]*\]")
+
+
+def project_id(qtree, base, span):
+    """A stable XFS project id for a qtree name: ``base + sha1(qtree) mod span``.
+
+    It depends on the name alone, so adding or removing other guests never renumbers a guest.
+    """
+    digest = int(hashlib.sha1(str(qtree).encode("utf-8")).hexdigest()[:12], 16)
+    return base + digest % span
+
+
+def xfs_projects(plan, base=10000, span=1000000, overrides=None):
+    """The plan's guests, each with ``project`` (its XFS project name: the guest's export policy
+    name) and ``project_id`` (from project_id(), or ``overrides[guest]``).
+
+    Raises FilerPlanError when two guests get one id (naming both and the way out: an entry in
+    ``overrides``), or when an id or the range is not a valid XFS project id.
+    """
+    overrides = dict(overrides or {})
+    problems = _Problems()
+    for key, value in (("filer_linux_project_base", base), ("filer_linux_project_span", span)):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            problems.add(key, "expected a positive whole number, got %r" % (value,))
+    if not problems.items and base + span - 1 > XFS_PROJECT_ID_MAX:
+        problems.add("filer_linux_project_span", "base + span exceeds the largest XFS project id %d"
+                     % XFS_PROJECT_ID_MAX)
+    if problems.items:
+        raise FilerPlanError(problems.items)
+    names = {g["guest"] for g in plan["guests"]}
+    for guest in sorted(set(overrides) - names):
+        problems.add("filer_linux_project_ids", "guest %s has no data area in the plan" % guest)
+    out = []
+    by_id = {}
+    for entry in plan["guests"]:
+        guest = entry["guest"]
+        if guest in overrides:
+            pid = overrides[guest]
+            if isinstance(pid, bool) or not isinstance(pid, int) or not 0 < pid <= XFS_PROJECT_ID_MAX:
+                problems.add("filer_linux_project_ids", "guest %s: expected a project id from 1 to %d, got %r"
+                             % (guest, XFS_PROJECT_ID_MAX, pid))
+                continue
+        else:
+            pid = project_id(entry["qtree"], base, span)
+        by_id.setdefault(pid, []).append(guest)
+        out.append(dict(entry, project=entry["policy"], project_id=pid))
+    for pid, guests in sorted(by_id.items()):
+        if len(guests) > 1:
+            problems.add("project id %d" % pid, "shared by guests %s; give one of them another id in "
+                         "filer_linux_project_ids" % ", ".join(guests))
+    if problems.items:
+        raise FilerPlanError(problems.items)
+    return out
+
+
+def parse_xfs_report(text):
+    """Limits from ``xfs_quota -x -c 'report -p -b -i -N -n' <fs>`` (1 KiB blocks).
+
+    Returns {project id (int): {"bsoft_kb", "bhard_kb", "isoft", "ihard"}}. Lines that are not
+    project rows (headers, blank lines) are skipped. A row reads
+    ``#<id> used soft hard warn [grace] used soft hard warn [grace]``; the grace field may contain
+    spaces (``[7 days]``), so bracketed fields are dropped before splitting.
+    """
+    limits = {}
+    for line in str(text or "").splitlines():
+        fields = _BRACKETS.sub(" ", line).split()
+        if len(fields) != 9 or not fields[0].startswith("#") or not fields[0][1:].isdigit():
+            continue
+        try:
+            numbers = [int(f) for f in fields[1:]]
+        except ValueError:
+            continue
+        limits[int(fields[0][1:])] = {"bsoft_kb": numbers[1], "bhard_kb": numbers[2],
+                                      "isoft": numbers[5], "ihard": numbers[6]}
+    return limits
+
+
+def xfs_limits(project):
+    """The limits one xfs_projects() entry asks for, in parse_xfs_report()'s units (0 = none)."""
+    return {"bsoft_kb": (project["soft_mb"] or 0) * 1024, "bhard_kb": project["hard_mb"] * 1024,
+            "isoft": 0, "ihard": project["files"] or 0}

@@ -1,0 +1,819 @@
+"""A stateful ONTAP 9 REST simulator, just large enough for netapp.ontap's volume, export policy,
+export policy rule, qtree, quota and rest_info modules (shared/reference/ecosystem.md A.5).
+
+It serves HTTPS on 127.0.0.1 from a thread, checks HTTP Basic auth, keeps the SVM's volumes,
+export policies and rules, qtrees, quota rules and jobs in memory, and records every request. The
+fidelity rules the real modules depend on are kept: dotted keys in bodies, ``fields=`` projection
+that keeps arrays of objects, quoted and ``|``/``*`` query values, queries on object-valued fields
+matching their ``.name``, numbers sent as strings stored as ints, the trailing ``/`` on
+export-policies, ``return_records``, ``return_timeout`` (201/200 when a job finishes in time, 202
+otherwise), the jobs endpoint, 404 "entry doesn't exist" with code 4, 409 on duplicates.
+
+Faults are queued from the test (``fail_next``, ``lock_next``, ``fail_job``, ``slow_job``); each
+matches a method and a regular expression searched in the path (``/api/...``), and is used up by the
+next matching requests.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import datetime
+import fnmatch
+import http.server
+import json
+import re
+import ssl
+import threading
+import uuid as uuidlib
+from urllib.parse import parse_qs, urlsplit
+
+SVM_UUID = "11111111-1111-1111-1111-111111111111"
+AGGR_UUID = "22222222-2222-2222-2222-222222222222"
+CLUSTER = {"name": "sim-cluster", "uuid": "33333333-3333-3333-3333-333333333333",
+           "version": {"full": "NetApp Release 9.14.1: simulated", "generation": 9, "major": 14, "minor": 1}}
+
+# Query parameters that are options, not filters.
+_OPTIONS = {"fields", "return_records", "return_timeout", "max_records", "new_index", "order_by"}
+# Fields ONTAP sends as numbers; the modules send some of them as strings.
+_NUMERIC = {("space", "size"), ("size",), ("space", "hard_limit"), ("space", "soft_limit"),
+            ("files", "hard_limit"), ("files", "soft_limit"), ("unix_permissions",),
+            ("nas", "unix_permissions"), ("index",)}
+# Keys every record carries whatever `fields` asks for.
+_IDENTITY = {
+    "volume": ("uuid", "name"),
+    "policy": ("id", "name"),
+    "rule": ("index",),
+    "qtree": ("svm", "volume", "id", "name"),
+    "quota": ("uuid",),
+    "svm": ("uuid", "name"),
+}
+
+
+class ApiError(Exception):
+    """An ONTAP error reply: HTTP status and {"error": {"message", "code", "target"?}}."""
+
+    def __init__(self, status, message, code, target=None):
+        super().__init__(message)
+        self.status = status
+        self.body = {"error": {"message": message, "code": str(code)}}
+        if target:
+            self.body["error"]["target"] = target
+
+
+def not_found(target="uuid"):
+    return ApiError(404, "entry doesn't exist", 4, target)
+
+
+def self_signed_cert(directory):
+    """Write a throwaway key and self-signed certificate for 127.0.0.1; return (cert, key) paths."""
+    # pylint: disable=import-outside-toplevel
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ontap-sim")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path = "%s/sim-cert.pem" % directory
+    key_path = "%s/sim-key.pem" % directory
+    with open(cert_path, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+# ------------------------------------------------------------------------------------------------
+# Plain-data helpers: dotted keys, projection, queries
+
+
+def expand_dotted(body):
+    """{"svm.name": "x", "nas": {"path": "/v"}} -> {"svm": {"name": "x"}, "nas": {"path": "/v"}}."""
+    out = {}
+    for key, value in (body or {}).items():
+        if isinstance(value, dict):
+            value = expand_dotted(value)
+        parts = key.split(".")
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        if isinstance(value, dict) and isinstance(node.get(parts[-1]), dict):
+            deep_merge(node[parts[-1]], value)
+        else:
+            node[parts[-1]] = value
+    return out
+
+
+def deep_merge(target, source):
+    for key, value in source.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            deep_merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+    return target
+
+
+def normalise_numbers(record, path=()):
+    """Numbers sent as strings ("42949672960", "0750") become ints, as ONTAP stores them."""
+    for key, value in list(record.items()):
+        here = path + (key,)
+        if isinstance(value, dict):
+            normalise_numbers(value, here)
+        elif here in _NUMERIC or here[-2:] in _NUMERIC:
+            if isinstance(value, str) and value.strip().isdigit():
+                record[key] = int(value.strip(), 10)
+    return record
+
+
+def project(record, fields, identity=()):
+    """Keep only the dotted `fields` (and the identity keys); arrays of objects stay arrays."""
+    wanted = [f for f in (fields or "").split(",") if f]
+    if not wanted or "*" in wanted or "**" in wanted:
+        return copy.deepcopy(record)
+    out = {}
+    for key in identity:
+        if key in record:
+            out[key] = copy.deepcopy(record[key])
+    for field in wanted:
+        _copy_path(record, out, field.split("."))
+    return out
+
+
+def _copy_path(src, dst, parts):
+    key = parts[0]
+    if not isinstance(src, dict) or key not in src:
+        return
+    value = src[key]
+    if len(parts) == 1:
+        dst[key] = copy.deepcopy(value)
+    elif isinstance(value, list):
+        items = dst.setdefault(key, [{} for dummy in value])
+        for item_src, item_dst in zip(value, items, strict=False):
+            _copy_path(item_src, item_dst, parts[1:])
+    elif isinstance(value, dict):
+        _copy_path(value, dst.setdefault(key, {}), parts[1:])
+
+
+def _values(record, parts):
+    """Every value at a dotted path; lists match any element; objects stand for their name."""
+    if not parts:
+        if isinstance(record, dict):
+            return [record.get("name")] if "name" in record else []
+        if isinstance(record, list):
+            return [v for item in record for v in _values(item, [])]
+        return [record]
+    if isinstance(record, list):
+        return [v for item in record for v in _values(item, parts)]
+    if not isinstance(record, dict) or parts[0] not in record:
+        return []
+    return _values(record[parts[0]], parts[1:])
+
+
+def _text(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def matches(record, query):
+    for key, wanted in query.items():
+        if key in _OPTIONS:
+            continue
+        values = [_text(v) for v in _values(record, key.split("."))]
+        alternatives = []
+        for alt in wanted.split("|"):
+            alt = alt.strip()
+            if len(alt) >= 2 and alt[0] == alt[-1] == '"':
+                alt = alt[1:-1]
+            alternatives.append(alt)
+        if not any(fnmatch.fnmatchcase(v, alt) if "*" in alt else v == alt
+                   for v in values for alt in alternatives):
+            return False
+    return True
+
+
+# ------------------------------------------------------------------------------------------------
+# The filer's state
+
+
+class Fault:
+    def __init__(self, method, path, count, kind, **details):
+        self.method = method.upper()
+        self.path = re.compile(path)
+        self.remaining = count
+        self.kind = kind
+        self.details = details
+
+    def applies(self, method, path):
+        return self.remaining > 0 and self.method == method and self.path.search(path) is not None
+
+
+class OntapSimulator:
+    """The simulated cluster, with one SVM and one aggregate; `start()` serves it over HTTPS."""
+
+    def __init__(self, username="admin", password="netapp-sim-password", svm="svm1", aggregate="aggr1"):
+        self.username = username
+        self.password = password
+        self.svm = {"name": svm, "uuid": SVM_UUID}
+        self.aggregate = {"name": aggregate, "uuid": AGGR_UUID}
+        self.lock = threading.RLock()
+        self.requests = []
+        self.faults = []
+        self.volumes = {}        # uuid -> record
+        self.policies = {}       # id -> record (with "rules": [...])
+        self.qtrees = {}         # (volume uuid, id) -> record
+        self.quota_rules = {}    # uuid -> record
+        self.jobs = {}           # uuid -> {"record": ..., "polls": n, "final": state}
+        self._next_policy_id = 12884901889
+        self._add_policy("default")
+        self._server = None
+        self._thread = None
+        self.port = None
+
+    # -- serving ------------------------------------------------------------------------------
+    def start(self, cert, key):
+        handler = type("Handler", (_Handler,), {"sim": self})
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        server.daemon_threads = True
+        self._server = server
+        self.port = server.server_address[1]
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self.port
+
+    def stop(self):
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    # -- control from the test ----------------------------------------------------------------
+    def fail_next(self, method, path, count=1, status=500, message="Internal error. Simulated failure.", code="8"):
+        """The next `count` matching requests get an HTTP error reply and change nothing."""
+        with self.lock:
+            self.faults.append(Fault(method, path, count, "error", status=status, message=message, code=code))
+
+    def lock_next(self, method, path, count=1):
+        """The next `count` matching requests find the object "temporarily locked" (netapp.ontap
+        retries a POST or PATCH three times, 30 s apart, on this message; other methods fail)."""
+        message = ("Volume is temporarily locked by another operation. Wait a few minutes, then try the "
+                   "command again.")
+        self.fail_next(method, path, count, status=409, message=message, code="917536")
+
+    def fail_job(self, method, path, count=1, message="Simulated job failure.", code=13001):
+        """The next `count` matching job requests start a job that ends in `failure`, changing nothing."""
+        with self.lock:
+            self.faults.append(Fault(method, path, count, "job_failure", message=message, code=code))
+
+    def slow_job(self, method, path, polls=1, count=1):
+        """The next `count` matching job requests answer 202 and stay `running` for `polls` job GETs."""
+        with self.lock:
+            self.faults.append(Fault(method, path, count, "job_slow", polls=polls))
+
+    def clear(self):
+        with self.lock:
+            self.requests.clear()
+            self.faults.clear()
+
+    # -- views for assertions -----------------------------------------------------------------
+    def policy(self, name):
+        with self.lock:
+            return next((copy.deepcopy(p) for p in self.policies.values() if p["name"] == name), None)
+
+    def policy_names(self):
+        with self.lock:
+            return sorted(p["name"] for p in self.policies.values())
+
+    def volume(self, name):
+        with self.lock:
+            return next((copy.deepcopy(v) for v in self.volumes.values() if v["name"] == name), None)
+
+    def qtree_map(self, volume):
+        """{qtree name: record} of a volume, without the implicit qtree 0."""
+        with self.lock:
+            return {q["name"]: copy.deepcopy(q) for q in self.qtrees.values()
+                    if q["volume"]["name"] == volume and q["id"] != 0}
+
+    def tree_quotas(self, volume):
+        with self.lock:
+            return {r["qtree"]["name"]: copy.deepcopy(r) for r in self.quota_rules.values()
+                    if r["volume"]["name"] == volume and r["type"] == "tree"}
+
+    # -- request handling ---------------------------------------------------------------------
+    def handle(self, method, raw_path, headers, body):
+        """Return (status, reply dict or None) for one request; record it first."""
+        split = urlsplit(raw_path)
+        path = split.path
+        query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        with self.lock:
+            entry = {"method": method, "path": path, "query": query, "body": body}
+            self.requests.append(entry)
+            try:
+                self._authorise(headers)
+                fault = next((f for f in self.faults if f.applies(method, path)), None)
+                if fault is not None:
+                    fault.remaining -= 1
+                    if fault.kind == "error":
+                        raise ApiError(fault.details["status"], fault.details["message"], fault.details["code"])
+                status, reply = self._route(method, path.rstrip("/"), query, body, fault)
+            except ApiError as exc:
+                status, reply = exc.status, exc.body
+            entry["status"] = status
+            return status, reply
+
+    def _authorise(self, headers):
+        expected = "Basic " + base64.b64encode(("%s:%s" % (self.username, self.password)).encode("utf-8")).decode()
+        if headers.get("Authorization") != expected:
+            raise ApiError(401, "not authorized for that command", 6)
+
+    def _route(self, method, path, query, body, fault):
+        routes = [
+            (r"/api/cluster", {"GET": self._get_cluster}),
+            (r"/api/cluster/nodes", {"GET": self._get_nodes}),
+            (r"/api/cluster/jobs/(?P<uuid>[^/]+)", {"GET": self._get_job}),
+            (r"/api/svm/svms", {"GET": self._get_svms}),
+            (r"/api/storage/volumes", {"GET": self._get_volumes, "POST": self._post_volume}),
+            (r"/api/storage/volumes/(?P<uuid>[^/]+)", {"GET": self._get_volume, "PATCH": self._patch_volume,
+                                                       "DELETE": self._delete_volume}),
+            (r"/api/protocols/nfs/export-policies", {"GET": self._get_policies, "POST": self._post_policy}),
+            (r"/api/protocols/nfs/export-policies/(?P<id>\d+)", {"GET": self._get_policy,
+                                                                 "PATCH": self._patch_policy,
+                                                                 "DELETE": self._delete_policy}),
+            (r"/api/protocols/nfs/export-policies/(?P<id>\d+)/rules", {"GET": self._get_rules,
+                                                                       "POST": self._post_rule}),
+            (r"/api/protocols/nfs/export-policies/(?P<id>\d+)/rules/(?P<index>\d+)",
+             {"GET": self._get_rule, "PATCH": self._patch_rule, "DELETE": self._delete_rule}),
+            (r"/api/storage/qtrees", {"GET": self._get_qtrees, "POST": self._post_qtree}),
+            (r"/api/storage/qtrees/(?P<vol>[^/]+)/(?P<id>\d+)", {"GET": self._get_qtree,
+                                                                 "PATCH": self._patch_qtree,
+                                                                 "DELETE": self._delete_qtree}),
+            (r"/api/storage/quota/rules", {"GET": self._get_quota_rules, "POST": self._post_quota_rule}),
+            (r"/api/storage/quota/rules/(?P<uuid>[^/]+)", {"GET": self._get_quota_rule,
+                                                           "PATCH": self._patch_quota_rule,
+                                                           "DELETE": self._delete_quota_rule}),
+        ]
+        for pattern, methods in routes:
+            found = re.fullmatch(pattern, path)
+            if found:
+                if method not in methods:
+                    raise ApiError(405, "The method %s is not allowed on %s" % (method, path), 3)
+                request = {"query": query, "body": expand_dotted(body) if isinstance(body, dict) else {},
+                           "fault": fault, "method": method, "path": path}
+                return methods[method](request, **found.groupdict())
+        raise ApiError(404, "API not found", 3)
+
+    # -- jobs -----------------------------------------------------------------------------------
+    def _job(self, request, status_done, extra=None, apply=None):
+        """Run `apply` as a job: success at once, or as the fault says (failure, or slow)."""
+        fault = request["fault"]
+        job_uuid = str(uuidlib.uuid4())
+        job = {"uuid": job_uuid, "description": "%s %s" % (request["method"], request["path"]),
+               "state": "success", "message": "success", "code": 0,
+               "_links": {"self": {"href": "/api/cluster/jobs/%s" % job_uuid}}}
+        polls = 0
+        if fault is not None and fault.kind == "job_failure":
+            job.update(state="failure", message=fault.details["message"], code=fault.details["code"])
+            extra = None
+        else:
+            if apply is not None:
+                apply()
+            if fault is not None and fault.kind == "job_slow":
+                polls = fault.details["polls"]
+        self.jobs[job_uuid] = {"record": job, "polls": polls}
+        reply = {"job": {"uuid": job_uuid, "_links": job["_links"]}}
+        if extra and request["query"].get("return_records") == "true":
+            reply.update(num_records=1, records=[extra])
+        timeout = request["query"].get("return_timeout", "0")
+        finished_in_time = polls == 0 and job["state"] == "success" and timeout not in ("", "0")
+        return (status_done if finished_in_time else 202), reply
+
+    def _get_job(self, request, uuid):
+        entry = self.jobs.get(uuid)
+        if entry is None:
+            raise not_found()
+        record = copy.deepcopy(entry["record"])
+        if entry["polls"] > 0:
+            entry["polls"] -= 1
+            record.update(state="running", message="in progress")
+        return 200, project(record, request["query"].get("fields"), ("uuid",))
+
+    # -- cluster, svm ---------------------------------------------------------------------------
+    def _get_cluster(self, request):
+        return 200, project(CLUSTER, request["query"].get("fields"), ("name", "uuid"))
+
+    def _get_nodes(self, request):
+        del request
+        return 200, {"records": [{"name": "sim-01", "version": CLUSTER["version"]}], "num_records": 1}
+
+    def _get_svms(self, request):
+        return self._collection([dict(self.svm)], request, "svm")
+
+    def _collection(self, records, request, kind):
+        query = request["query"]
+        found = [project(r, query.get("fields"), _IDENTITY[kind]) for r in records if matches(r, query)]
+        return 200, {"records": found, "num_records": len(found)}
+
+    def _check_svm(self, body):
+        name = (body.get("svm") or {}).get("name")
+        if name != self.svm["name"]:
+            raise ApiError(404, 'SVM "%s" does not exist.' % name, 2621462, "svm.name")
+
+    # -- volumes --------------------------------------------------------------------------------
+    def _get_volumes(self, request):
+        return self._collection(list(self.volumes.values()), request, "volume")
+
+    def _get_volume(self, request, uuid):
+        if uuid not in self.volumes:
+            raise not_found()
+        return 200, project(self.volumes[uuid], request["query"].get("fields"), _IDENTITY["volume"])
+
+    def _post_volume(self, request):
+        body = normalise_numbers(request["body"])
+        self._check_svm(body)
+        name = body.get("name")
+        if not name or not body.get("aggregates"):
+            raise ApiError(400, "Missing required field: %s" % ("name" if not name else "aggregates"), 262195)
+        if any(v["name"] == name for v in self.volumes.values()):
+            raise ApiError(409, 'Duplicate volume name "%s".' % name, 917835, "name")
+        policy = ((body.get("nas") or {}).get("export_policy") or {}).get("name", "default")
+        self._policy_by_name(policy)
+        vol_uuid = str(uuidlib.uuid4())
+        record = {
+            "uuid": vol_uuid, "name": name, "svm": dict(self.svm), "type": body.get("type", "rw"),
+            "style": "flexvol", "state": body.get("state", "online"), "comment": body.get("comment", ""),
+            "aggregates": [dict(self.aggregate)],
+            "space": {"size": int(body.get("size", 20 * 1024 ** 2)), "snapshot": {"reserve_percent": 5},
+                      "logical_space": {"enforcement": False, "reporting": False}},
+            "nas": {"path": "", "security_style": "unix", "export_policy": {"name": "default"},
+                    "unix_permissions": 755, "uid": 0, "gid": 0},
+            "guarantee": {"type": "volume"}, "snapshot_policy": {"name": "default"},
+            "snaplock": {"type": "non_snaplock"}, "encryption": {"enabled": False},
+            "tiering": {"policy": "none"}, "efficiency": {"compression": "none"}, "files": {"maximum": 566000},
+            "quota": {"enabled": False, "state": "off"},
+        }
+
+        def apply():
+            self.volumes[vol_uuid] = record
+            self._apply_volume_change(record, body)
+            # Every volume has an implicit qtree 0 named "", the volume itself.
+            self.qtrees[(vol_uuid, 0)] = {"id": 0, "name": "", "svm": dict(self.svm),
+                                          "volume": {"name": name, "uuid": vol_uuid}, "security_style": "unix",
+                                          "unix_permissions": 755,
+                                          "export_policy": dict(record["nas"]["export_policy"]),
+                                          "path": record["nas"]["path"]}
+
+        return self._job(request, 201, apply=apply)
+
+    def _apply_volume_change(self, record, body):
+        if "size" in body:
+            record["space"]["size"] = int(body["size"])
+        for key in ("name", "comment", "state", "type"):
+            if key in body:
+                record[key] = body[key]
+        nas = body.get("nas") or {}
+        if "export_policy" in nas:
+            policy = self._policy_by_name(nas["export_policy"].get("name"))
+            record["nas"]["export_policy"] = {"name": policy["name"], "id": policy["id"]}
+        for key in ("path", "security_style", "unix_permissions", "uid", "gid"):
+            if key in nas:
+                record["nas"][key] = nas[key]
+        for key in ("guarantee", "snapshot_policy", "space"):
+            if isinstance(body.get(key), dict):
+                deep_merge(record[key], body[key])
+        if "quota" in body and "enabled" in body["quota"]:
+            enabled = body["quota"]["enabled"] in (True, "true")
+            record["quota"] = {"enabled": enabled, "state": "on" if enabled else "off"}
+
+    def _patch_volume(self, request, uuid):
+        record = self.volumes.get(uuid)
+        if record is None:
+            raise not_found()
+        body = normalise_numbers(request["body"])
+        policy = ((body.get("nas") or {}).get("export_policy") or {}).get("name")
+        if policy is not None:
+            self._policy_by_name(policy)
+        return self._job(request, 200, apply=lambda: self._apply_volume_change(record, body))
+
+    def _delete_volume(self, request, uuid):
+        if uuid not in self.volumes:
+            raise not_found()
+
+        def apply():
+            del self.volumes[uuid]
+            for key in [k for k in self.qtrees if k[0] == uuid]:
+                del self.qtrees[key]
+            for key in [k for k, r in self.quota_rules.items() if r["volume"]["uuid"] == uuid]:
+                del self.quota_rules[key]
+
+        return self._job(request, 200, apply=apply)
+
+    # -- export policies and rules ----------------------------------------------------------------
+    def _add_policy(self, name):
+        policy_id = self._next_policy_id
+        self._next_policy_id += 1
+        self.policies[policy_id] = {"id": policy_id, "name": name, "svm": dict(self.svm), "rules": []}
+        return self.policies[policy_id]
+
+    def _policy_by_name(self, name):
+        policy = next((p for p in self.policies.values() if p["name"] == name), None)
+        if policy is None:
+            raise ApiError(404, 'Export policy "%s" does not exist in SVM "%s".' % (name, self.svm["name"]),
+                           1703954, "export_policy.name")
+        return policy
+
+    def _policy(self, policy_id):
+        policy = self.policies.get(int(policy_id))
+        if policy is None:
+            raise not_found("policy.id")
+        return policy
+
+    def _get_policies(self, request):
+        return self._collection(list(self.policies.values()), request, "policy")
+
+    def _get_policy(self, request, id):  # pylint: disable=redefined-builtin
+        return 200, project(self._policy(id), request["query"].get("fields"), _IDENTITY["policy"])
+
+    def _post_policy(self, request):
+        body = request["body"]
+        self._check_svm(body)
+        name = body.get("name")
+        if not name:
+            raise ApiError(400, "Missing required field: name", 262195, "name")
+        if any(p["name"] == name for p in self.policies.values()):
+            raise ApiError(409, 'Duplicate export policy "%s" in SVM "%s".' % (name, self.svm["name"]),
+                           1703952, "name")
+        policy = self._add_policy(name)
+        for rule in body.get("rules") or []:
+            self._insert_rule(policy, rule)
+        if request["query"].get("return_records") == "true":
+            return 201, {"num_records": 1, "records": [copy.deepcopy(policy)]}
+        return 201, {}
+
+    def _patch_policy(self, request, id):  # pylint: disable=redefined-builtin
+        policy = self._policy(id)
+        name = request["body"].get("name")
+        if name and name != policy["name"]:
+            if any(p["name"] == name for p in self.policies.values()):
+                raise ApiError(409, 'Duplicate export policy "%s".' % name, 1703952, "name")
+            for holder in self._policy_users(policy["name"]):
+                holder["name"] = name
+            policy["name"] = name
+        return 200, {}
+
+    def _policy_users(self, name):
+        """The export_policy objects (of volumes and qtrees) that name this policy."""
+        users = [v["nas"]["export_policy"] for v in self.volumes.values()
+                 if v["nas"]["export_policy"]["name"] == name]
+        users += [q["export_policy"] for q in self.qtrees.values()
+                  if q["id"] != 0 and q["export_policy"]["name"] == name]
+        return users
+
+    def _delete_policy(self, request, id):  # pylint: disable=redefined-builtin
+        del request
+        policy = self._policy(id)
+        if policy["name"] == "default":
+            raise ApiError(409, 'The "default" export policy cannot be deleted.', 1703950)
+        if self._policy_users(policy["name"]):
+            raise ApiError(409, 'Cannot delete export policy "%s": it is in use by a volume or a qtree.'
+                           % policy["name"], 1703949)
+        del self.policies[policy["id"]]
+        return 200, {}
+
+    @staticmethod
+    def _new_rule(body):
+        rule = {"clients": [], "ro_rule": [], "rw_rule": [], "superuser": ["any"], "protocols": ["any"],
+                "anonymous_user": "65534", "allow_suid": True, "allow_device_creation": True,
+                "ntfs_unix_security": "fail", "chown_mode": "restricted"}
+        rule.update({k: copy.deepcopy(v) for k, v in body.items() if k in rule})
+        return rule
+
+    def _insert_rule(self, policy, body):
+        body = normalise_numbers(dict(body))
+        for key in ("clients", "ro_rule", "rw_rule"):
+            if not body.get(key):
+                raise ApiError(400, "Missing required field: %s" % key, 262195, key)
+        rule = self._new_rule(body)
+        rules = policy["rules"]
+        index = body.get("index")
+        if index is None or index > len(rules):
+            index = max([r["index"] for r in rules] + [0]) + 1
+        else:
+            for other in rules:
+                if other["index"] >= index:
+                    other["index"] += 1
+        rule["index"] = index
+        rules.append(rule)
+        rules.sort(key=lambda r: r["index"])
+        return rule
+
+    def _rule(self, policy, index):
+        rule = next((r for r in policy["rules"] if r["index"] == int(index)), None)
+        if rule is None:
+            raise not_found("index")
+        return rule
+
+    def _get_rules(self, request, id):  # pylint: disable=redefined-builtin
+        return self._collection(self._policy(id)["rules"], request, "rule")
+
+    def _get_rule(self, request, id, index):  # pylint: disable=redefined-builtin
+        rule = self._rule(self._policy(id), index)
+        return 200, project(rule, request["query"].get("fields"), _IDENTITY["rule"])
+
+    def _post_rule(self, request, id):  # pylint: disable=redefined-builtin
+        rule = self._insert_rule(self._policy(id), request["body"])
+        if request["query"].get("return_records") == "true":
+            return 201, {"num_records": 1, "records": [copy.deepcopy(rule)]}
+        return 201, {}
+
+    def _patch_rule(self, request, id, index):  # pylint: disable=redefined-builtin
+        policy = self._policy(id)
+        rule = self._rule(policy, index)
+        body = normalise_numbers(dict(request["body"]))
+        body.pop("index", None)
+        rule.update({k: copy.deepcopy(v) for k, v in body.items() if k in self._new_rule({})})
+        new_index = request["query"].get("new_index")
+        if new_index not in (None, "") and int(new_index) != rule["index"]:
+            target = int(new_index)
+            policy["rules"].remove(rule)
+            for position, other in enumerate(policy["rules"], start=1):
+                other["index"] = position if position < target else position + 1
+            rule["index"] = min(target, len(policy["rules"]) + 1)
+            policy["rules"].append(rule)
+            policy["rules"].sort(key=lambda r: r["index"])
+        return 200, {}
+
+    def _delete_rule(self, request, id, index):  # pylint: disable=redefined-builtin
+        del request
+        policy = self._policy(id)
+        policy["rules"].remove(self._rule(policy, index))
+        return 200, {}
+
+    # -- qtrees -----------------------------------------------------------------------------------
+    def _get_qtrees(self, request):
+        return self._collection(list(self.qtrees.values()), request, "qtree")
+
+    def _qtree(self, vol, qtree_id):
+        record = self.qtrees.get((vol, int(qtree_id)))
+        if record is None:
+            raise not_found("id")
+        return record
+
+    def _get_qtree(self, request, vol, id):  # pylint: disable=redefined-builtin
+        return 200, project(self._qtree(vol, id), request["query"].get("fields"), _IDENTITY["qtree"])
+
+    def _post_qtree(self, request):
+        body = normalise_numbers(request["body"])
+        self._check_svm(body)
+        volume = next((v for v in self.volumes.values() if v["name"] == (body.get("volume") or {}).get("name")), None)
+        if volume is None:
+            raise ApiError(404, 'Volume "%s" does not exist.' % (body.get("volume") or {}).get("name"), 917927,
+                           "volume.name")
+        name = body.get("name")
+        if not name or "/" in name or len(name) > 64:
+            raise ApiError(400, "Invalid qtree name %r." % name, 918235, "name")
+        if any(q["volume"]["uuid"] == volume["uuid"] and q["name"] == name for q in self.qtrees.values()):
+            raise ApiError(409, 'Qtree "%s" already exists in volume "%s".' % (name, volume["name"]), 918236, "name")
+        policy_name = (body.get("export_policy") or {}).get("name") or volume["nas"]["export_policy"]["name"]
+        policy = self._policy_by_name(policy_name)
+        qtree_id = max([k[1] for k in self.qtrees if k[0] == volume["uuid"]] + [0]) + 1
+        record = {"id": qtree_id, "name": name, "svm": dict(self.svm),
+                  "volume": {"name": volume["name"], "uuid": volume["uuid"]},
+                  "security_style": body.get("security_style", volume["nas"]["security_style"]),
+                  "unix_permissions": body.get("unix_permissions", 755),
+                  "export_policy": {"name": policy["name"], "id": policy["id"]},
+                  "path": "%s/%s" % (volume["nas"]["path"], name)}
+
+        def apply():
+            self.qtrees[(volume["uuid"], qtree_id)] = record
+
+        return self._job(request, 201, apply=apply)
+
+    def _patch_qtree(self, request, vol, id):  # pylint: disable=redefined-builtin
+        record = self._qtree(vol, id)
+        body = normalise_numbers(request["body"])
+        if "export_policy" in body:
+            policy = self._policy_by_name(body["export_policy"].get("name"))
+            body["export_policy"] = {"name": policy["name"], "id": policy["id"]}
+
+        def apply():
+            for key in ("name", "security_style", "unix_permissions", "export_policy"):
+                if key in body:
+                    record[key] = body[key]
+
+        return self._job(request, 200, apply=apply)
+
+    def _delete_qtree(self, request, vol, id):  # pylint: disable=redefined-builtin
+        record = self._qtree(vol, id)
+
+        def apply():
+            del self.qtrees[(vol, record["id"])]
+            for key in [k for k, r in self.quota_rules.items()
+                        if r["volume"]["uuid"] == vol and r["qtree"]["name"] == record["name"]]:
+                del self.quota_rules[key]
+
+        return self._job(request, 200, apply=apply)
+
+    # -- quota rules ------------------------------------------------------------------------------
+    def _get_quota_rules(self, request):
+        return self._collection(list(self.quota_rules.values()), request, "quota")
+
+    def _quota_rule(self, rule_uuid):
+        if rule_uuid not in self.quota_rules:
+            raise not_found()
+        return self.quota_rules[rule_uuid]
+
+    def _get_quota_rule(self, request, uuid):
+        return 200, project(self._quota_rule(uuid), request["query"].get("fields"), _IDENTITY["quota"])
+
+    def _post_quota_rule(self, request):
+        body = normalise_numbers(request["body"])
+        self._check_svm(body)
+        volume = next((v for v in self.volumes.values() if v["name"] == (body.get("volume") or {}).get("name")), None)
+        if volume is None:
+            raise ApiError(404, 'Volume "%s" does not exist.' % (body.get("volume") or {}).get("name"), 917927,
+                           "volume.name")
+        rule_type = body.get("type")
+        if rule_type != "tree":
+            raise ApiError(400, "The simulator supports tree quota rules only.", 5308545, "type")
+        target = (body.get("qtree") or {}).get("name", "")
+        qtree = next((q for q in self.qtrees.values()
+                      if q["volume"]["uuid"] == volume["uuid"] and q["name"] == target), None)
+        if target and qtree is None:
+            raise ApiError(404, 'Qtree "%s" does not exist in volume "%s".' % (target, volume["name"]), 918242,
+                           "qtree.name")
+        if any(r["volume"]["uuid"] == volume["uuid"] and r["type"] == "tree" and r["qtree"]["name"] == target
+               for r in self.quota_rules.values()):
+            raise ApiError(409, "Duplicate tree quota rule for qtree \"%s\"." % target, 5308561)
+        rule_uuid = str(uuidlib.uuid4())
+        record = {"uuid": rule_uuid, "svm": dict(self.svm), "volume": {"name": volume["name"], "uuid": volume["uuid"]},
+                  "type": "tree", "qtree": {"name": target, "id": qtree["id"] if qtree else 0},
+                  "space": {}, "files": {}}
+        for key in ("space", "files"):
+            for limit in ("hard_limit", "soft_limit"):
+                if (body.get(key) or {}).get(limit) not in (None, "-"):
+                    record[key][limit] = int((body.get(key) or {})[limit])
+
+        def apply():
+            self.quota_rules[rule_uuid] = record
+
+        return self._job(request, 201, extra=copy.deepcopy(record), apply=apply)
+
+    def _patch_quota_rule(self, request, uuid):
+        record = self._quota_rule(uuid)
+        body = normalise_numbers(request["body"])
+
+        def apply():
+            for key in ("space", "files"):
+                for limit, value in (body.get(key) or {}).items():
+                    if value in (None, "-"):
+                        record[key].pop(limit, None)
+                    else:
+                        record[key][limit] = int(value)
+
+        return self._job(request, 200, apply=apply)
+
+    def _delete_quota_rule(self, request, uuid):
+        self._quota_rule(uuid)
+        return self._job(request, 200, apply=lambda: self.quota_rules.pop(uuid, None))
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    sim = None  # set on the subclass made by OntapSimulator.start
+    server_version = "ontap-sim"
+
+    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+        """Quiet: the simulator records requests itself."""
+
+    def _serve(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw.strip() else None
+        except ValueError:
+            body = None
+            status, reply = 400, {"error": {"message": "Invalid JSON input.", "code": "262179"}}
+        else:
+            status, reply = self.sim.handle(self.command, self.path, self.headers, body)
+        data = json.dumps(reply if reply is not None else {}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/hal+json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PATCH = do_DELETE = _serve

@@ -1,0 +1,92 @@
+"""Self-tests of the ONTAP REST simulator (tests/ontap_sim): the fidelity rules netapp.ontap needs."""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import urllib.error
+import urllib.request
+
+import pytest
+
+pytest.importorskip("cryptography")
+
+# pylint: disable=wrong-import-position
+from ansible_collections.consolidation.xen.tests.ontap_sim import OntapSimulator, self_signed_cert
+from ansible_collections.consolidation.xen.tests.ontap_sim.server import expand_dotted, matches, project
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    simulator = OntapSimulator(password="pw")
+    simulator.start(*self_signed_cert(tmp_path_factory.mktemp("cert")))
+    yield simulator
+    simulator.stop()
+
+
+def call(sim, method, path, body=None, password="pw"):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request("https://127.0.0.1:%d%s" % (sim.port, path), data=data, method=method)
+    request.add_header("Authorization", "Basic " + base64.b64encode(b"admin:" + password.encode()).decode())
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=10) as reply:  # nosec - local simulator
+            return reply.status, json.loads(reply.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def test_dotted_keys_projection_and_queries():
+    assert expand_dotted({"svm.name": "s", "nas": {"path": "/v"}, "nas.security_style": "unix"}) == \
+        {"svm": {"name": "s"}, "nas": {"path": "/v", "security_style": "unix"}}
+    record = {"uuid": "u", "aggregates": [{"name": "a", "uuid": "1"}], "volume": {"name": "vol"},
+              "clients": [{"match": "192.0.2.1/32"}, {"match": "192.0.2.2/32"}]}
+    assert project(record, "aggregates.name,") == {"aggregates": [{"name": "a"}]}
+    assert matches(record, {"volume": "vol", "clients.match": "192.0.2.2/32", "aggregates.name": '"a"|b'})
+    assert matches(record, {"uuid": "*"}) and not matches(record, {"volume": "other"})
+
+
+def test_auth_not_found_duplicates_and_jobs(sim):
+    assert call(sim, "GET", "/api/cluster?fields=version", password="wrong")[0] == 401
+    status, reply = call(sim, "GET", "/api/cluster?fields=version")
+    assert status == 200 and reply["version"]["generation"] == 9
+    assert call(sim, "POST", "/api/protocols/nfs/export-policies", {"name": "p1", "svm.name": "svm1"})[0] == 201
+    status, reply = call(sim, "POST", "/api/protocols/nfs/export-policies", {"name": "p1", "svm": {"name": "svm1"}})
+    assert status == 409
+    status, reply = call(sim, "GET", '/api/protocols/nfs/export-policies/?fields=name,id&name="p1"')
+    assert reply["num_records"] == 1
+    policy_id = reply["records"][0]["id"]
+    status, reply = call(sim, "GET", "/api/protocols/nfs/export-policies/%d/rules/1" % policy_id)
+    assert status == 404 and reply["error"] == {"message": "entry doesn't exist", "code": "4", "target": "index"}
+    status, reply = call(sim, "POST", "/api/protocols/nfs/export-policies/%d/rules?return_records=true" % policy_id,
+                         {"clients": [{"match": "192.0.2.9/32"}], "ro_rule": ["sys"], "rw_rule": ["sys"]})
+    assert status == 201 and reply["records"][0]["index"] == 1 and reply["records"][0]["superuser"] == ["any"]
+
+    body = {"name": "v1", "svm.name": "svm1", "aggregates": [{"name": "aggr1"}], "size": "1048576", "nas.path": "/v1"}
+    sim.slow_job("POST", "^/api/storage/volumes$", polls=1)
+    status, reply = call(sim, "POST", "/api/storage/volumes?return_timeout=30", body)
+    assert status == 202
+    href = reply["job"]["_links"]["self"]["href"]
+    assert call(sim, "GET", href)[1]["state"] == "running"
+    assert call(sim, "GET", href)[1]["state"] == "success"
+    status, reply = call(sim, "GET", "/api/storage/volumes?name=v1&fields=space.size,nas.path,quota.state,uuid")
+    assert reply["records"][0]["space"]["size"] == 1048576 and reply["records"][0]["quota"]["state"] == "off"
+
+    sim.fail_job("POST", "^/api/storage/qtrees$", message="no space")
+    status, reply = call(sim, "POST", "/api/storage/qtrees?return_timeout=30",
+                         {"volume": {"name": "v1"}, "svm": {"name": "svm1"}, "name": "q1", "unix_permissions": "0750"})
+    assert status == 202
+    job = call(sim, "GET", reply["job"]["_links"]["self"]["href"])[1]
+    assert job["state"] == "failure" and job["message"] == "no space" and sim.qtree_map("v1") == {}
+    status, reply = call(sim, "POST", "/api/storage/qtrees?return_timeout=30",
+                         {"volume": {"name": "v1"}, "svm": {"name": "svm1"}, "name": "q1", "unix_permissions": "0750"})
+    assert status == 201 and sim.qtree_map("v1")["q1"]["unix_permissions"] == 750
+
+    sim.fail_next("GET", "^/api/storage/qtrees$", status=503, message="busy")
+    assert call(sim, "GET", '/api/storage/qtrees?volume=v1&name="q1"')[0] == 503
+    status, reply = call(sim, "GET", '/api/storage/qtrees?volume=v1&name="q1"&fields=export_policy')
+    assert status == 200 and reply["records"][0]["export_policy"]["name"] == "default"
