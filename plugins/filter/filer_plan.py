@@ -11,26 +11,10 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.consolidation.xen.plugins.module_utils import filer
+from ansible_collections.consolidation.xen.plugins.plugin_utils.plain import to_plain as _plain
 
 _HOST_VARS = (filer.HOST_ADDRESS_VAR,)
 _GUEST_VARS = (filer.GUEST_ADDRESS_VAR, filer.GUEST_DATA_VAR)
-
-
-def _plain(value):
-    """Strip Ansible's lazy/tagged containers down to plain Python data."""
-    if isinstance(value, dict) or hasattr(value, "items"):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        return str(value)
-    return value
 
 
 def _pick(hostvars, name, names):

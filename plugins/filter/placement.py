@@ -15,23 +15,7 @@ from ansible_collections.consolidation.xen.plugins.module_utils.inventory import
     HOST_VARS,
     model_from_inventory,
 )
-
-
-def _plain(value):
-    """Strip Ansible's lazy/tagged containers down to plain Python data."""
-    if isinstance(value, dict) or hasattr(value, "items"):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        return str(value)
-    return value
+from ansible_collections.consolidation.xen.plugins.plugin_utils.plain import to_plain as _plain
 
 
 def _call(name, func, *args, **kwargs):
