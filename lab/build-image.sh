@@ -1,0 +1,130 @@
+#!/bin/bash
+# shellcheck disable=SC2046  # $(pkgs FILE) is split into package names on purpose
+# Build the lab's dom0 disk image: Debian 12 (bookworm), plain (no Xen installed), with an offline
+# apt repository inside holding the Xen/NFS/XFS/grub packages, root ssh key access for the host,
+# python3, and xenlab-boot.service (hostname/IP/machine-id from the kernel command line).
+# Output, cached by content hash of this script and its package lists:
+#   .cache/lab/img-<hash>/dom0.img   raw ext4 root filesystem (no partition table, root=/dev/vda)
+#   .cache/lab/img-<hash>/boot/      vmlinuz, initrd, and the gunzipped Xen hypervisor (ELF32 multiboot)
+#   .cache/lab/current -> img-<hash>
+# Needs root, debootstrap, dpkg-dev (dpkg-scanpackages), e2fsprogs, network to deb.debian.org.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(dirname "$here")
+cache=${LAB_CACHE:-$repo/.cache/lab}
+mirror=${LAB_MIRROR:-http://deb.debian.org/debian}
+secmirror=${LAB_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+size=${LAB_IMAGE_SIZE:-4G}
+t0=$(date +%s)
+say() { printf '[build-image %4ds] %s\n' $(( $(date +%s) - t0 )) "$*"; }
+pkgs() { grep -v '^\s*#' "$1" | grep -v '^\s*$' | tr '\n' ' '; }
+
+mkdir -p "$cache"
+# The ssh key is an input of the image, but it is generated once and kept (never committed).
+if [ ! -f "$cache/id_ed25519" ]; then
+  ssh-keygen -q -t ed25519 -N '' -C xenlab -f "$cache/id_ed25519"
+  say "generated $cache/id_ed25519"
+fi
+hash=$(cat "$here/build-image.sh" "$here/packages-base.txt" "$here/packages-offline.txt" "$here/xenlab-boot" \
+       "$cache/id_ed25519.pub" | sha256sum | cut -c1-16)
+out=$cache/img-$hash
+if [ -f "$out/done" ]; then
+  ln -sfn "img-$hash" "$cache/current"
+  say "cached: $out (hash $hash)"
+  exit 0
+fi
+for t in debootstrap dpkg-scanpackages mkfs.ext4; do
+  command -v $t >/dev/null || { echo "missing $t (apt-get install debootstrap dpkg-dev e2fsprogs)" >&2; exit 1; }
+done
+say "building image $hash into $out"
+rm -rf "$out.tmp"; mkdir -p "$out.tmp/boot"
+root=$out.tmp/rootfs
+cleanup() {
+  for m in dev/pts dev proc sys; do mountpoint -q "$root/$m" 2>/dev/null && umount -l "$root/$m" || true; done
+}
+trap cleanup EXIT
+
+say "debootstrap --variant=minbase bookworm"
+debootstrap --variant=minbase bookworm "$root" "$mirror" >"$out.tmp/debootstrap.log" 2>&1 \
+  || { tail -20 "$out.tmp/debootstrap.log"; exit 1; }
+mount --bind /dev "$root/dev"; mount --bind /dev/pts "$root/dev/pts"
+mount -t proc proc "$root/proc"; mount -t sysfs sys "$root/sys"
+cat >"$root/etc/apt/sources.list" <<SRC
+deb $mirror bookworm main
+deb $mirror bookworm-updates main
+deb $secmirror bookworm-security main
+SRC
+printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"; chmod +x "$root/usr/sbin/policy-rc.d"
+echo 'do_symlinks = yes' >"$root/etc/kernel-img.conf"
+# A small initramfs (MODULES=most is ~130 MB and costs ~25 s of boot under TCG).
+mkdir -p "$root/etc/initramfs-tools/conf.d"
+echo 'MODULES=list' >"$root/etc/initramfs-tools/conf.d/xenlab.conf"
+mkdir -p "$root/etc/initramfs-tools"
+printf '%s\n' virtio_pci virtio_blk virtio_net ext4 crc32c_generic >"$root/etc/initramfs-tools/modules"
+export DEBIAN_FRONTEND=noninteractive LC_ALL=C
+say "apt-get install (base): $(pkgs "$here/packages-base.txt")"
+chroot "$root" apt-get update -q >"$out.tmp/apt.log" 2>&1
+chroot "$root" apt-get install -y -q --no-install-recommends $(pkgs "$here/packages-base.txt") >>"$out.tmp/apt.log" 2>&1 \
+  || { tail -30 "$out.tmp/apt.log"; exit 1; }
+chroot "$root" apt-get clean
+say "apt-get --download-only (offline repo): $(pkgs "$here/packages-offline.txt")"
+chroot "$root" apt-get install -y -q --no-install-recommends --download-only $(pkgs "$here/packages-offline.txt") \
+  >>"$out.tmp/apt.log" 2>&1 || { tail -30 "$out.tmp/apt.log"; exit 1; }
+mkdir -p "$root/var/local/xenlab-repo"
+mv "$root"/var/cache/apt/archives/*.deb "$root/var/local/xenlab-repo/"
+(cd "$root/var/local/xenlab-repo" && dpkg-scanpackages -m . /dev/null 2>/dev/null >Packages && gzip -9k Packages)
+say "offline repo: $(ls "$root/var/local/xenlab-repo"/*.deb | wc -l) debs, $(du -sh "$root/var/local/xenlab-repo" | cut -f1)"
+# Xen hypervisor for direct boot, extracted on the host side from the same .deb.
+hv=$(ls "$root"/var/local/xenlab-repo/xen-hypervisor-4.*-amd64_*.deb | head -1)
+mkdir -p "$out.tmp/xenx"; dpkg-deb -x "$hv" "$out.tmp/xenx"
+for f in "$out.tmp"/xenx/boot/xen-*.gz; do gunzip -c "$f" >"$out.tmp/boot/$(basename "${f%.gz}")"; done
+rm -rf "$out.tmp/xenx"
+# The image's apt only knows the local repository: the VMs reach no network.
+echo 'deb [trusted=yes] file:/var/local/xenlab-repo ./' >"$root/etc/apt/sources.list"
+rm -f "$root"/var/lib/apt/lists/*_dists_* 2>/dev/null || true
+chroot "$root" apt-get update -q >>"$out.tmp/apt.log" 2>&1
+chroot "$root" apt-get install -s --no-install-recommends $(pkgs "$here/packages-offline.txt") >/dev/null \
+  || { echo "offline repo cannot satisfy the offline package list" >&2; exit 1; }
+
+say "configuring (ssh key, fstab, network, xenlab-boot)"
+rm -f "$root/usr/sbin/policy-rc.d"
+echo 'xenlab' >"$root/etc/hostname"
+echo '/dev/vda / ext4 defaults,errors=remount-ro 0 1' >"$root/etc/fstab"
+: >"$root/etc/machine-id"; rm -f "$root/var/lib/dbus/machine-id"
+rm -f "$root"/etc/ssh/ssh_host_*   # regenerated per VM by xenlab-boot
+install -d -m 700 "$root/root/.ssh"
+install -m 600 "$cache/id_ed25519.pub" "$root/root/.ssh/authorized_keys"
+echo 'PermitRootLogin prohibit-password' >"$root/etc/ssh/sshd_config.d/xenlab.conf"
+echo 'UseDNS no' >>"$root/etc/ssh/sshd_config.d/xenlab.conf"
+echo 'HostKey /etc/ssh/ssh_host_ed25519_key' >>"$root/etc/ssh/sshd_config.d/xenlab.conf"
+mkdir -p "$root/etc/systemd/network"
+printf '[Match]\nName=eth0\n[Network]\nDHCP=ipv4\n[DHCPv4]\nUseDNS=no\n' >"$root/etc/systemd/network/10-eth0.network"
+chroot "$root" systemctl enable systemd-networkd >/dev/null 2>&1
+chroot "$root" systemctl mask systemd-networkd-wait-online.service apt-daily.timer apt-daily-upgrade.timer e2scrub_reap.service e2scrub_all.timer >/dev/null 2>&1
+install -m 755 "$here/xenlab-boot" "$root/usr/local/sbin/xenlab-boot"
+cat >"$root/etc/systemd/system/xenlab-boot.service" <<'UNIT'
+[Unit]
+Description=xenlab: hostname, machine-id, addresses and ssh host keys from the kernel command line
+DefaultDependencies=no
+After=local-fs.target systemd-udevd.service
+Before=ssh.service network-pre.target systemd-networkd.service
+Wants=network-pre.target
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/local/sbin/xenlab-boot
+[Install]
+WantedBy=multi-user.target
+UNIT
+chroot "$root" systemctl enable xenlab-boot.service >/dev/null 2>&1
+chroot "$root" passwd -d root >/dev/null   # serial console login for debugging; ssh stays key-only
+cp -L "$root/vmlinuz" "$out.tmp/boot/vmlinuz"; cp -L "$root/initrd.img" "$out.tmp/boot/initrd.img"
+cleanup; trap - EXIT
+
+say "mkfs.ext4 -d ($size sparse raw)"
+truncate -s "$size" "$out.tmp/dom0.img"
+mkfs.ext4 -q -F -L xenlab-root -d "$root" "$out.tmp/dom0.img"
+rm -rf "$root"
+touch "$out.tmp/done"
+rm -rf "$out"; mv "$out.tmp" "$out"; ln -sfn "img-$hash" "$cache/current"
+say "done: $out ($(du -sh "$out/dom0.img" | cut -f1) used); boot files: $(ls "$out/boot" | tr '\n' ' ')"
