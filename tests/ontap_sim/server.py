@@ -428,6 +428,14 @@ class OntapSimulator:
         found = [project(r, query.get("fields"), _IDENTITY[kind]) for r in records if matches(r, query)]
         return 200, {"records": found, "num_records": len(found)}
 
+    def _volume_named(self, body):
+        """The volume a POST body names in ``volume.name``, or ONTAP's 404 for a missing one."""
+        name = (body.get("volume") or {}).get("name")
+        volume = next((v for v in self.volumes.values() if v["name"] == name), None)
+        if volume is None:
+            raise ApiError(404, 'Volume "%s" does not exist.' % name, 917927, "volume.name")
+        return volume
+
     def _check_svm(self, body):
         name = (body.get("svm") or {}).get("name")
         if name != self.svm["name"]:
@@ -679,10 +687,7 @@ class OntapSimulator:
     def _post_qtree(self, request):
         body = normalise_numbers(request["body"])
         self._check_svm(body)
-        volume = next((v for v in self.volumes.values() if v["name"] == (body.get("volume") or {}).get("name")), None)
-        if volume is None:
-            raise ApiError(404, 'Volume "%s" does not exist.' % (body.get("volume") or {}).get("name"), 917927,
-                           "volume.name")
+        volume = self._volume_named(body)
         name = body.get("name")
         if not name or "/" in name or len(name) > 64:
             raise ApiError(400, "Invalid qtree name %r." % name, 918235, "name")
@@ -743,10 +748,7 @@ class OntapSimulator:
     def _post_quota_rule(self, request):
         body = normalise_numbers(request["body"])
         self._check_svm(body)
-        volume = next((v for v in self.volumes.values() if v["name"] == (body.get("volume") or {}).get("name")), None)
-        if volume is None:
-            raise ApiError(404, 'Volume "%s" does not exist.' % (body.get("volume") or {}).get("name"), 917927,
-                           "volume.name")
+        volume = self._volume_named(body)
         rule_type = body.get("type")
         if rule_type != "tree":
             raise ApiError(400, "The simulator supports tree quota rules only.", 5308545, "type")
