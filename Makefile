@@ -3,10 +3,12 @@ SHELL := /bin/bash
 VENV_BIN := $(CURDIR)/.venv/bin
 export PATH := $(VENV_BIN):$(PATH)
 
-.PHONY: help demo ci bootstrap check test bench plan clean distclean
+.PHONY: help demo lab lab-down ci bootstrap check test bench plan clean distclean
 
 help:
-	@echo "make demo       the main job on the default inventory: bootstrap, then the plan (site.yml's preflight)"
+	@echo "make demo       the main job: bootstrap, the local Xen lab up (QEMU), site.yml on it (plan report first)"
+	@echo "make lab        the lab only: build/reuse the image, boot the filer and 2 blades (inventories/lab)"
+	@echo "make lab-down   stop the lab's VMs (LAB_DOWN_ARGS=--wipe also deletes their disks)"
 	@echo "make ci         every test, as CI runs it: bootstrap, then make test"
 	@echo "make bootstrap  create .venv (Python 3.12), the .collections link and ansible-test's offline pip bootstrap"
 	@echo "make check      fast loop: ruff + unit tests"
@@ -15,10 +17,16 @@ help:
 	@echo "make plan       ansible-playbook plan.yml, report only (PLAN_ARGS=..., e.g. -i inventories/lab)"
 	@echo "make clean      remove test, benchmark and cache output; distclean also removes .venv and .collections"
 
-# Until the local Xen lab exists (inventories/lab), the main job on the default inventory is the plan
-# of the example cluster: site.yml's roles need reachable dom0s (molecule runs them in containers).
-demo: bootstrap
-	ansible-playbook plan.yml $(PLAN_ARGS)
+# The main job: the lab (lab/up.sh: cached image, filer + 2 blades under QEMU; reused when already
+# up), then site.yml against it: the plan and its N-1 proof first, then filer, Xen, guests.
+demo: bootstrap lab
+	ansible-playbook -i inventories/lab site.yml $(SITE_ARGS)
+
+lab:
+	lab/up.sh 2
+
+lab-down:
+	lab/down.sh $(LAB_DOWN_ARGS)
 
 ci: bootstrap
 	scripts/test.sh

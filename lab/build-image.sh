@@ -1,13 +1,16 @@
 #!/bin/bash
 # shellcheck disable=SC2046  # $(pkgs FILE) is split into package names on purpose
-# Build the lab's dom0 disk image: Debian 12 (bookworm), plain (no Xen installed), with an offline
-# apt repository inside holding the Xen/NFS/XFS/grub packages, root ssh key access for the host,
-# python3, and xenlab-boot.service (hostname/IP/machine-id from the kernel command line).
-# Output, cached by content hash of this script and its package lists:
-#   .cache/lab/img-<hash>/dom0.img   raw ext4 root filesystem (no partition table, root=/dev/vda)
-#   .cache/lab/img-<hash>/boot/      vmlinuz, initrd, and the gunzipped Xen hypervisor (ELF32 multiboot)
+# Build the lab's disk image: Debian 12 (bookworm), plain (no Xen installed), booting through GRUB
+# from an MBR disk, with an offline apt repository inside holding the Xen/NFS packages, root ssh key
+# access for the host, python3, and xenlab-boot.service (hostname, addresses, machine-id, the
+# filer's XFS disk: from QEMU's SMBIOS OEM strings, so they reach the VM through any boot loader).
+# Output, cached by content hash of this script and its inputs:
+#   .cache/lab/img-<hash>/dom0.img   raw disk: MBR, partition 1 = ext4 root (LABEL=xenlab-root), GRUB
+#   .cache/lab/img-<hash>/boot/      vmlinuz, initrd, the gunzipped Xen hypervisor (ELF32 multiboot,
+#                                    for the direct-boot fallback), guest-initrd.gz (the tiny guest)
 #   .cache/lab/current -> img-<hash>
-# Needs root, debootstrap, dpkg-dev (dpkg-scanpackages), e2fsprogs, network to deb.debian.org.
+# Needs root, debootstrap, dpkg-dev (dpkg-scanpackages), e2fsprogs, qemu-system-x86 (GRUB is
+# installed by booting the image once), network to deb.debian.org.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
@@ -26,15 +29,16 @@ if [ ! -f "$cache/id_ed25519" ]; then
   say "generated $cache/id_ed25519"
 fi
 hash=$(cat "$here/build-image.sh" "$here/packages-base.txt" "$here/packages-offline.txt" "$here/xenlab-boot" \
-       "$cache/id_ed25519.pub" | sha256sum | cut -c1-16)
+       "$here/build-guest-initramfs.sh" "$cache/id_ed25519.pub" | sha256sum | cut -c1-16)
 out=$cache/img-$hash
 if [ -f "$out/done" ]; then
   ln -sfn "img-$hash" "$cache/current"
   say "cached: $out (hash $hash)"
   exit 0
 fi
-for t in debootstrap dpkg-scanpackages mkfs.ext4; do
-  command -v $t >/dev/null || { echo "missing $t (apt-get install debootstrap dpkg-dev e2fsprogs)" >&2; exit 1; }
+"$here/host-packages.sh"
+for t in debootstrap dpkg-scanpackages mkfs.ext4 qemu-system-x86_64 cpio; do
+  command -v $t >/dev/null || { echo "missing $t (apt-get install debootstrap dpkg-dev e2fsprogs qemu-system-x86 cpio)" >&2; exit 1; }
 done
 say "building image $hash into $out"
 rm -rf "$out.tmp"; mkdir -p "$out.tmp/boot"
@@ -62,6 +66,10 @@ echo 'MODULES=list' >"$root/etc/initramfs-tools/conf.d/xenlab.conf"
 mkdir -p "$root/etc/initramfs-tools"
 printf '%s\n' virtio_pci virtio_blk virtio_net ext4 crc32c_generic >"$root/etc/initramfs-tools/modules"
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C
+# grub-pc: installed to the disk later (below), never by its postinst inside the chroot.
+printf '%s\n' 'grub-pc grub-pc/install_devices multiselect' 'grub-pc grub-pc/install_devices_empty boolean true' \
+  >"$out.tmp/debconf.sel"
+chroot "$root" debconf-set-selections <"$out.tmp/debconf.sel"
 say "apt-get install (base): $(pkgs "$here/packages-base.txt")"
 chroot "$root" apt-get update -q >"$out.tmp/apt.log" 2>&1
 chroot "$root" apt-get install -y -q --no-install-recommends $(pkgs "$here/packages-base.txt") >>"$out.tmp/apt.log" 2>&1 \
@@ -89,7 +97,32 @@ chroot "$root" apt-get install -s --no-install-recommends $(pkgs "$here/packages
 say "configuring (ssh key, fstab, network, xenlab-boot)"
 rm -f "$root/usr/sbin/policy-rc.d"
 echo 'xenlab' >"$root/etc/hostname"
-echo '/dev/vda / ext4 defaults,errors=remount-ro 0 1' >"$root/etc/fstab"
+echo 'LABEL=xenlab-root / ext4 defaults,errors=remount-ro 0 1' >"$root/etc/fstab"
+# GRUB on the serial console, no menu delay. Plain Linux logs to ttyS0; under Xen, Xen owns the serial
+# port and dom0 uses hvc0 (GRUB_CMDLINE_LINUX_XEN_REPLACE_DEFAULT, read by 20_linux_xen). The Xen
+# command line itself is the dom0 role's (GRUB_CMDLINE_XEN_DEFAULT in grub.d/xen.cfg).
+mkdir -p "$root/etc/default/grub.d"
+cat >"$root/etc/default/grub.d/xenlab.cfg" <<'GRUB'
+GRUB_TIMEOUT=0
+GRUB_TIMEOUT_STYLE=hidden
+GRUB_TERMINAL=serial
+GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"
+GRUB_CMDLINE_LINUX="net.ifnames=0"
+GRUB_CMDLINE_LINUX_DEFAULT="console=ttyS0"
+GRUB_CMDLINE_LINUX_XEN_REPLACE_DEFAULT="console=hvc0 earlyprintk=xen"
+GRUB_DISABLE_OS_PROBER=true
+GRUB
+# Run once, as PID 1, by the build's QEMU boot below: put GRUB on the disk, write grub.cfg, power off.
+cat >"$root/usr/local/sbin/xenlab-grub-setup" <<'SETUP'
+#!/bin/sh
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev 2>/dev/null
+mount -o remount,rw /
+if grub-install --target=i386-pc /dev/vda && update-grub; then echo XENLAB-GRUB-OK; else echo XENLAB-GRUB-FAILED; fi
+sync; mount -o remount,ro /; sync
+echo o >/proc/sysrq-trigger
+sleep 60
+SETUP
+chmod 755 "$root/usr/local/sbin/xenlab-grub-setup"
 : >"$root/etc/machine-id"; rm -f "$root/var/lib/dbus/machine-id"
 rm -f "$root"/etc/ssh/ssh_host_*   # regenerated per VM by xenlab-boot
 install -d -m 700 "$root/root/.ssh"
@@ -121,10 +154,42 @@ chroot "$root" passwd -d root >/dev/null   # serial console login for debugging;
 cp -L "$root/vmlinuz" "$out.tmp/boot/vmlinuz"; cp -L "$root/initrd.img" "$out.tmp/boot/initrd.img"
 cleanup; trap - EXIT
 
-say "mkfs.ext4 -d ($size sparse raw)"
+say "tiny guest initramfs (busybox + xen-netfront/blkfront + NFS client)"
+"$here/build-guest-initramfs.sh" "$root" "$out.tmp/boot" >"$out.tmp/guest.log" 2>&1 || { tail -20 "$out.tmp/guest.log"; exit 1; }
+# Every dom0 has the guest kernel and initramfs at the same local path: guests boot from them.
+mkdir -p "$root/var/lib/xenlab"
+cp "$out.tmp/boot/guest-initrd.gz" "$root/var/lib/xenlab/guest-initrd.gz"
+cp -L "$root/vmlinuz" "$root/var/lib/xenlab/guest-vmlinuz"
+
+say "disk: MBR + ext4 partition ($size sparse raw)"
 truncate -s "$size" "$out.tmp/dom0.img"
-mkfs.ext4 -q -F -L xenlab-root -d "$root" "$out.tmp/dom0.img"
+# One primary partition, type 83, bootable, from sector 2048 (1 MiB) to the end.
+python3 - "$out.tmp/dom0.img" <<'MBR'
+import os, struct, sys
+path = sys.argv[1]
+sectors = os.path.getsize(path) // 512
+mbr = bytearray(512)
+mbr[446:462] = bytes([0x80, 0xFE, 0xFF, 0xFF, 0x83, 0xFE, 0xFF, 0xFF]) + struct.pack("<II", 2048, sectors - 2048)
+mbr[440:444] = os.urandom(4)          # disk signature
+mbr[510:512] = b"\x55\xaa"
+with open(path, "r+b") as f:
+    f.write(mbr)
+MBR
+blocks=$(( ($(stat -c %s "$out.tmp/dom0.img") - 1048576) / 4096 ))
+# GRUB 2.06 does not read ext4's metadata_csum_seed / orphan_file (e2fsprogs 1.47 defaults).
+mkfs.ext4 -q -F -b 4096 -O ^metadata_csum_seed,^orphan_file -L xenlab-root -E offset=1048576 -d "$root" \
+  "$out.tmp/dom0.img" "$blocks"
 rm -rf "$root"
+
+say "installing GRUB: booting the image once (QEMU TCG)"
+timeout 300 qemu-system-x86_64 -accel tcg,thread=multi,tb-size=256 -cpu max,-smap,-smep,-pku,-la57 -machine pc \
+  -m 1024 -smp 1 -nodefaults -display none -no-reboot \
+  -kernel "$out.tmp/boot/vmlinuz" -initrd "$out.tmp/boot/initrd.img" \
+  -append "root=/dev/vda1 rw console=ttyS0 init=/usr/local/sbin/xenlab-grub-setup" \
+  -drive "file=$out.tmp/dom0.img,if=virtio,format=raw,cache=unsafe" \
+  -serial "file:$out.tmp/grub-setup.serial" || true
+grep -q XENLAB-GRUB-OK "$out.tmp/grub-setup.serial" \
+  || { tail -30 "$out.tmp/grub-setup.serial" >&2; echo "GRUB installation failed" >&2; exit 1; }
 touch "$out.tmp/done"
 rm -rf "$out"; mv "$out.tmp" "$out"; ln -sfn "img-$hash" "$cache/current"
 say "done: $out ($(du -sh "$out/dom0.img" | cut -f1) used); boot files: $(ls "$out/boot" | tr '\n' ' ')"

@@ -5,7 +5,7 @@ set -euo pipefail
 # shellcheck source=lab/common.sh
 . "$(dirname "$0")/common.sh"
 [ -d "$run" ] || exit 0
-for pf in "$run"/blade*.pid "$run"/hub.pid; do
+for pf in "$run"/blade*.pid "$run"/filer.pid "$run"/hub.pid; do
   [ -f "$pf" ] || continue
   pid=$(cat "$pf")
   if kill -0 "$pid" 2>/dev/null; then

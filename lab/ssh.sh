@@ -1,7 +1,9 @@
 #!/bin/bash
-# lab/ssh.sh I [command...]: ssh as root into blade I (1-based) through its 127.0.0.1 port.
+# lab/ssh.sh VM [command...]: ssh as root into a lab VM (blade1, blade2, ..., filer; or a blade's
+# number) through its 127.0.0.1 port.
 set -euo pipefail
 # shellcheck source=lab/common.sh
 . "$(dirname "$0")/common.sh"
-i=$1; shift
-exec ssh "${ssh_opts[@]}" -p "$(lab_port "$i")" root@127.0.0.1 "$@"
+vm=$1; shift
+case $vm in [0-9]*) vm=blade$vm ;; esac
+exec ssh "${ssh_opts[@]}" -p "$(vm_port "$vm")" root@127.0.0.1 "$@"

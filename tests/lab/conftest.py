@@ -1,0 +1,132 @@
+"""The lab fixture: real Xen 4.17 dom0s and a kernel-NFS filer under QEMU (lab/), built with site.yml.
+
+One lab per test session, in this order: lab/up.sh 2 (fresh overlays: plain Debian blades), then
+``ansible-playbook -i inventories/lab site.yml`` (installs Xen, reboots the blades into it through
+GRUB, sets up the filer, mounts the image store, writes the guest configs, starts the guests).
+The tests then assert on the live machines. Times go to .cache/lab/timings.txt.
+
+LAB_REUSE=1 uses a lab that is already up and converged (no up.sh, no first site.yml run);
+LAB_KEEP_UP=1 leaves it running afterwards. Everything stays on 127.0.0.1 and the lab's private link.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LAB = ROOT / "lab"
+CACHE = Path(os.environ.get("LAB_CACHE", ROOT / ".cache" / "lab"))
+INVENTORY = ROOT / "inventories" / "lab"
+PLAYBOOK = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) or shutil.which("ansible-playbook")
+TIMINGS = CACHE / "timings.txt"
+RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def _log(line):
+    print(line, flush=True)
+    with TIMINGS.open("a") as f:
+        f.write(line + "\n")
+
+
+def playbook(*args, timeout=3600):
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_HOST_KEY_CHECKING="False")
+    cmd = [PLAYBOOK, "-i", str(INVENTORY), *args]
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def recap(stdout):
+    """{host: (ok, changed, unreachable, failed)} from the PLAY RECAP."""
+    return {m.group(1): tuple(int(m.group(i)) for i in range(2, 6)) for m in RECAP.finditer(stdout)}
+
+
+class Lab:
+    blades = ("blade1", "blade2")
+    filer_ip = "10.77.0.2"
+
+    def __init__(self):
+        self.site_runs = []
+
+    def ssh(self, vm, command, timeout=300, check=True):
+        result = subprocess.run([str(LAB / "ssh.sh"), vm, command], capture_output=True, text=True,
+                                timeout=timeout, check=False)
+        if check and result.returncode != 0:
+            raise AssertionError("%s: %r failed (rc %d): %s%s" % (vm, command, result.returncode,
+                                                                 result.stdout, result.stderr))
+        return result
+
+    def guest(self, ip, command, via="blade1", timeout=180):
+        """Run a shell command inside a lab guest through its agent (tcp/7000, lab network only),
+        from a dom0; retried while the agent is not up yet (bounded)."""
+        script = (
+            "import socket, sys, time\n"
+            "deadline = time.time() + 120\n"
+            "while True:\n"
+            "    try:\n"
+            "        s = socket.create_connection((sys.argv[1], 7000), timeout=10); break\n"
+            "    except OSError:\n"
+            "        if time.time() > deadline: raise\n"
+            "        time.sleep(2)\n"
+            "s.settimeout(150)\n"
+            "s.sendall(sys.argv[2].encode() + b'\\nexit\\n'); s.shutdown(socket.SHUT_WR)\n"
+            "out = b''\n"
+            "while True:\n"
+            "    b = s.recv(65536)\n"
+            "    if not b: break\n"
+            "    out += b\n"
+            "sys.stdout.write(out.decode(errors='replace'))\n"
+        )
+        cmd = "python3 -c %s %s %s" % (shlex.quote(script), shlex.quote(ip), shlex.quote(command))
+        return self.ssh(via, cmd, timeout=timeout).stdout
+
+    def xl_list(self, blade):
+        out = self.ssh(blade, "xl list").stdout.splitlines()[1:]
+        return sorted(line.split()[0] for line in out if line.split() and line.split()[0] != "Domain-0")
+
+    def plan(self, tmp_path):
+        out = tmp_path / "plan.json"
+        result = playbook(str(ROOT / "tests" / "lab" / "plan_assignments.yml"), "-e", "plan_out=%s" % out)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+        return json.loads(out.read_text())
+
+
+def _timed(label, fn):
+    t0 = time.monotonic()
+    result = fn()
+    _log("%-52s %7.1f s" % (label, time.monotonic() - t0))
+    return result
+
+
+@pytest.fixture(scope="session")
+def lab():
+    if PLAYBOOK is None:
+        pytest.skip("ansible-playbook not installed (make bootstrap)")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    TIMINGS.write_text("")
+    lab = Lab()
+    reuse = os.environ.get("LAB_REUSE") == "1"
+    if not reuse:
+        subprocess.run([str(LAB / "down.sh"), "--wipe"], check=True, timeout=120)
+        _timed("lab image (lab/build-image.sh; 'cached' if hit)",
+               lambda: subprocess.run([str(LAB / "build-image.sh")], check=True, timeout=1800))
+        _timed("lab up: filer + 2 blades to ssh (lab/up.sh 2)",
+               lambda: subprocess.run([str(LAB / "up.sh"), "2"], check=True, timeout=900))
+        result = _timed("site.yml, first run (Xen install, reboot, guests)", lambda: playbook("site.yml"))
+        lab.site_runs.append(result)
+        if result.returncode != 0:
+            tail = result.stdout[-6000:] + result.stderr[-3000:]
+            pytest.fail("site.yml failed on the fresh lab:\n" + tail)
+    try:
+        yield lab
+    finally:
+        if os.environ.get("LAB_KEEP_UP") != "1":
+            subprocess.run([str(LAB / "down.sh")], check=False, timeout=120)

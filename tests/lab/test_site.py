@@ -1,0 +1,104 @@
+"""site.yml on the lab: what an operator checks after building the cluster, on the live machines."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import _log, _timed, playbook, recap
+
+GUESTS = {"g1": "10.77.0.101", "g2": "10.77.0.102", "g3": "10.77.0.103", "g4": "10.77.0.104"}
+QUOTA_MB = 16
+
+
+def test_site_yml_booted_every_blade_into_xen_through_grub(lab):
+    for blade in lab.blades:
+        info = lab.ssh(blade, "xl info").stdout
+        assert re.search(r"^xen_version\s+:\s+4\.17", info, re.M), info
+        caps = lab.ssh(blade, "cat /proc/xen/capabilities").stdout
+        assert "control_d" in caps
+        # Booted by GRUB (not QEMU's -kernel): GRUB's Xen entry passes the role's command line.
+        cmdline = re.search(r"^xen_commandline\s+:\s+(.*)$", info, re.M).group(1)
+        assert "dom0_mem=1024M,max:1024M" in cmdline and "spec-ctrl=eager-fpu" in cmdline, cmdline
+        assert "placeholder" in cmdline, "not booted through GRUB's multiboot2 entry: " + cmdline
+        # The image store is mounted from the filer.
+        mount = lab.ssh(blade, "findmnt -n -o SOURCE,FSTYPE /srv/xen/images").stdout.split()
+        assert mount == ["10.77.0.2:/srv/nfs/xen_images", "nfs4"], mount
+
+
+def test_every_guest_runs_exactly_once_on_its_planned_host(lab, tmp_path):
+    plan = lab.plan(tmp_path)
+    assert sorted(plan) == sorted(GUESTS)
+    running = {blade: lab.xl_list(blade) for blade in lab.blades}
+    for guest, host in plan.items():
+        where = [blade for blade, names in running.items() if guest in names]
+        assert where == [host], "%s runs on %s, planned on %s" % (guest, where, host)
+    # Autostart links: only on the planned host.
+    for blade in lab.blades:
+        links = lab.ssh(blade, "ls /etc/xen/auto").stdout.split()
+        assert sorted(links) == sorted("%s.cfg" % g for g, h in plan.items() if h == blade)
+
+
+def test_every_guest_answers_on_the_network(lab):
+    for guest, ip in GUESTS.items():
+        # Bounded wait: a guest answers a few seconds after xl create under emulation.
+        out = lab.ssh("blade2", "for i in $(seq 1 30); do ping -c1 -W2 %s >/dev/null && echo up && break; "
+                      "sleep 2; done" % ip).stdout
+        assert "up" in out, "%s (%s) does not answer ping from blade2" % (guest, ip)
+        assert lab.guest(ip, "hostname").strip() == guest
+
+
+def test_a_second_run_changes_nothing(lab):
+    result = _timed("site.yml, second run (idempotence)", lambda: playbook("site.yml"))
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    counts = recap(result.stdout)
+    assert set(counts) >= {"localhost", "filer", *lab.blades}, counts
+    changed = {host: c[1] for host, c in counts.items() if c[1]}
+    assert changed == {}, "second run changed something: %s\n%s" % (changed, result.stdout[-4000:])
+    for blade in lab.blades:
+        assert "up" in lab.ssh(blade, "cat /proc/uptime >/dev/null && echo up").stdout
+
+
+def _guest_export(lab, guest_ip):
+    """The export path whose only client is guest_ip, read from the filer's exports file."""
+    exports = lab.ssh("filer", "cat /etc/exports.d/*.exports").stdout
+    paths = [line.split()[0] for line in exports.splitlines()
+             if line.strip() and not line.startswith("#") and re.search(r"\s%s\(" % re.escape(guest_ip), line)]
+    assert len(paths) == 1, "expected one export for %s:\n%s" % (guest_ip, exports)
+    clients = re.findall(r"\s(\S+)\(", [line for line in exports.splitlines() if line.startswith(paths[0] + " ")][0])
+    assert clients == [guest_ip], "export %s has clients %s" % (paths[0], clients)
+    return paths[0]
+
+
+def test_a_guest_writing_past_its_quota_gets_edquot(lab):
+    path = _guest_export(lab, GUESTS["g1"])
+    out = lab.guest(GUESTS["g1"], (
+        f"mkdir -p /mnt/data && nfsmount {lab.filer_ip}:{path} /mnt/data && echo MOUNTED; "
+        f"dd if=/dev/zero of=/mnt/data/fill bs=1M count={QUOTA_MB * 3} conv=fsync; echo DD_RC=$?; "
+        "ls -l /mnt/data/fill; umount /mnt/data"))
+    _log("g1 quota test output: " + " | ".join(out.strip().splitlines()[-4:]))
+    assert "MOUNTED" in out, out
+    assert "Disk quota exceeded" in out, out
+    assert "DD_RC=0" not in out, out
+    size = int(lab.ssh("filer", "stat -c %%s %s/fill" % path).stdout)
+    assert size <= QUOTA_MB * 1024 * 1024, size
+    report = lab.ssh("filer", "xfs_quota -x -c 'report -p -n -N' /srv/nfs").stdout
+    assert report.strip(), "no project quota report"
+
+
+def test_a_guest_cannot_mount_another_guests_export(lab):
+    other = _guest_export(lab, GUESTS["g2"])
+    out = lab.guest(GUESTS["g1"], f"mkdir -p /mnt/other && nfsmount {lab.filer_ip}:{other} /mnt/other; "
+                    "echo MOUNT_RC=$?; grep -c /mnt/other /proc/mounts")
+    assert "MOUNT_RC=0" not in out, "g1 mounted g2's export:\n" + out
+    assert out.strip().splitlines()[-1] == "0", out
+
+
+@pytest.mark.parametrize("guest", ["g1", "g3"])
+def test_a_dom0_address_cannot_mount_a_guests_export(lab, guest):
+    path = _guest_export(lab, GUESTS[guest])
+    result = lab.ssh("blade1", "mkdir -p /mnt/probe && timeout 60 mount -t nfs4 -o vers=4.2,soft,retrans=1 "
+                     "%s:%s /mnt/probe" % (lab.filer_ip, path), check=False)
+    lab.ssh("blade1", "mountpoint -q /mnt/probe && umount /mnt/probe || true", check=False)
+    assert result.returncode != 0, "blade1 (10.77.0.11) mounted %s's export %s" % (guest, path)
+    assert "denied" in (result.stderr + result.stdout).lower(), result.stderr
