@@ -192,4 +192,11 @@ grep -q XENLAB-GRUB-OK "$out.tmp/grub-setup.serial" \
   || { tail -30 "$out.tmp/grub-setup.serial" >&2; echo "GRUB installation failed" >&2; exit 1; }
 touch "$out.tmp/done"
 rm -rf "$out"; mv "$out.tmp" "$out"; ln -sfn "img-$hash" "$cache/current"
+# Older images (other hashes) are ~0.8 GB each: keep only this one. Overlays of a running lab point
+# at their own image, so a lab still up keeps its image until lab/down.sh.
+for old in "$cache"/img-*; do
+  [ "$old" = "$out" ] && continue
+  if ls "$cache"/run/*.pid >/dev/null 2>&1; then break; fi
+  rm -rf "$old"
+done
 say "done: $out ($(du -sh "$out/dom0.img" | cut -f1) used); boot files: $(ls "$out/boot" | tr '\n' ' ')"
