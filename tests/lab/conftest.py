@@ -60,8 +60,8 @@ class Lab:
         result = subprocess.run([str(LAB / "ssh.sh"), vm, command], capture_output=True, text=True,
                                 timeout=timeout, check=False)
         if check and result.returncode != 0:
-            raise AssertionError("%s: %r failed (rc %d): %s%s" % (vm, command, result.returncode,
-                                                                 result.stdout, result.stderr))
+            detail = (vm, command, result.returncode, result.stdout, result.stderr)
+            raise AssertionError("%s: %r failed (rc %d): %s%s" % detail)
         return result
 
     def guest(self, ip, command, via="blade1", timeout=180):

@@ -71,7 +71,7 @@ def _guest_export(lab, guest_ip):
     return paths[0]
 
 
-def test_a_guest_writing_past_its_quota_gets_edquot(lab):
+def test_a_guest_writing_past_its_quota_is_refused(lab):
     path = _guest_export(lab, GUESTS["g1"])
     out = lab.guest(GUESTS["g1"], (
         f"mkdir -p /mnt/data && nfsmount {lab.filer_ip}:{path} /mnt/data && echo MOUNTED; "
