@@ -53,9 +53,6 @@ class Lab:
     blades = ("blade1", "blade2")
     filer_ip = "10.77.0.2"
 
-    def __init__(self):
-        self.site_runs = []
-
     def ssh(self, vm, command, timeout=300, check=True):
         result = subprocess.run([str(LAB / "ssh.sh"), vm, command], capture_output=True, text=True,
                                 timeout=timeout, check=False)
@@ -121,7 +118,6 @@ def lab():
         _timed("lab up: filer + 2 blades to ssh (lab/up.sh 2)",
                lambda: subprocess.run([str(LAB / "up.sh"), "2"], check=True, timeout=900))
         result = _timed("site.yml, first run (Xen install, reboot, guests)", lambda: playbook("site.yml"))
-        lab.site_runs.append(result)
         if result.returncode != 0:
             tail = result.stdout[-6000:] + result.stderr[-3000:]
             pytest.fail("site.yml failed on the fresh lab:\n" + tail)
