@@ -6,7 +6,7 @@
 #   LAB_XEN=1   fallback: boot Xen directly with QEMU's multiboot loader (needs Xen installed)
 #   LAB_KEEP=1  reuse existing overlays (a blade that has Xen boots into Xen) instead of fresh ones
 #   LAB_FILER=0 no filer VM
-# Identity (name, addresses, the filer's XFS disk) goes in as SMBIOS OEM strings (lab/xenlab-boot).
+# Identity (name, addresses, the filer's quota disk) goes in as SMBIOS OEM strings (lab/xenlab-boot).
 # Networking: eth0 = QEMU user net, restrict=on, only hostfwd 127.0.0.1:<port> -> 22 (reaches
 # nothing); eth1 = private link 10.77.0.0/24 through lab/hub.py on 127.0.0.1:$LAB_HUB_PORT (10770).
 # The inventory for this lab is inventories/lab (same names, ports and addresses).
@@ -79,10 +79,10 @@ start() {  # start NAME IP MEM_MB MAC_SUFFIX [extra QEMU args...]
 if [ ${#running[@]} -gt 0 ]; then
   :
 elif [ "${LAB_FILER:-1}" = 1 ]; then
-  overlay "$run/filer-xfs.qcow2" -o size="${LAB_FILER_DISK:-4G}"
+  overlay "$run/filer-data.qcow2" -o size="${LAB_FILER_DISK:-4G}"
   start filer "$filer_ip" "${LAB_FILER_MEM:-768}" 02 \
-    -smbios "type=11,value=xenlab.xfs=/dev/vdb:/srv/nfs" \
-    -drive "file=$run/filer-xfs.qcow2,if=virtio,format=qcow2,cache=unsafe"
+    -smbios "type=11,value=xenlab.quotafs=/dev/vdb:/srv/nfs" \
+    -drive "file=$run/filer-data.qcow2,if=virtio,format=qcow2,cache=unsafe"
 fi
 [ ${#running[@]} -gt 0 ] || for i in $(seq 1 "$n"); do
   start "blade$i" "$(lab_ip "$i")" "${LAB_MEM:-2048}" "$(printf '%02x' $((10 + i)))"

@@ -178,7 +178,7 @@ with open(os.environ["FAKE_XFS_LOG"], "a") as log:
     log.write(" ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]) + "\\n")
 tool, args = os.path.basename(sys.argv[0]), sys.argv[1:]
 if tool == "findmnt":
-    print("xfs    rw,relatime,attr2,inode64,logbufs=8,logbsize=32k,prjquota")
+    print(os.environ.get("FAKE_FSTYPE", "xfs") + "    rw,relatime,prjquota")
 elif tool == "xfs_io":
     print("projid = %d" % state["projid"].get(args[-1], 0))
 else:
@@ -225,7 +225,7 @@ def test_quota_commands_set_only_what_differs(tmp_path, monkeypatch):
     calls = log.read_text()
     assert "findmnt --noheadings --output FSTYPE,OPTIONS --mountpoint %s\n" % nfs in calls
     assert calls.count("-c project -s ") == 3
-    assert ("xfs_quota -x -D %s -P %s -c project -s xen_guest_www1 %s\n"
+    assert ("xfs_quota -f -x -D %s -P %s -c project -s xen_guest_www1 %s\n"
             % (tmp_path / "etc" / "projects", tmp_path / "etc" / "projid", nfs)) in calls
     assert "-c limit -p bsoft=46080m bhard=51200m isoft=0 ihard=100000 %s %s\n" % (ids["db1"], nfs) in calls
     assert "-c limit -p bsoft=0m bhard=10240m isoft=0 ihard=0 %s %s\n" % (ids["www1"], nfs) in calls
@@ -243,11 +243,36 @@ def test_quota_commands_set_only_what_differs(tmp_path, monkeypatch):
     resized = run(tmp_path, bigger, **quota_vars)
     assert resized.returncode == 0, resized.stdout + resized.stderr
     limits = [line for line in log.read_text().splitlines() if "-c limit -p" in line]
-    assert limits == ["xfs_quota -x -D %s -P %s -c limit -p bsoft=0m bhard=15360m isoft=0 ihard=0 %s %s"
+    assert limits == ["xfs_quota -f -x -D %s -P %s -c limit -p bsoft=0m bhard=15360m isoft=0 ihard=0 %s %s"
                       % (tmp_path / "etc" / "projects", tmp_path / "etc" / "projid", ids["www1"], nfs)]
 
 
 def test_quotas_refuse_a_filesystem_without_project_quotas(tmp_path):
     result = run(tmp_path, GUESTS, filer_linux_apply_quotas=True, filer_linux_quota_mount=str(tmp_path))
     assert result.returncode != 0
-    assert "must be the mount point of an XFS filesystem mounted with prjquota" in result.stdout
+    assert "must be the mount point of an XFS or ext4 filesystem mounted with prjquota" in result.stdout
+
+
+def test_ext4_refuses_a_guest_exported_without_root_squash(tmp_path, monkeypatch):
+    # On ext4 a client's root (no_root_squash) is exempt from project quotas: refused, by name,
+    # before any directory or export is written.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("findmnt", "xfs_io", "xfs_quota"):
+        (bin_dir / tool).write_text(FAKE_TOOL.format(python=sys.executable))
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", "%s:%s" % (bin_dir, os.environ["PATH"]))
+    monkeypatch.setenv("FAKE_XFS_STATE", str(tmp_path / "xfs.json"))
+    monkeypatch.setenv("FAKE_XFS_LOG", str(tmp_path / "tools.log"))
+    monkeypatch.setenv("FAKE_FSTYPE", "ext4")
+    nfs = tmp_path / "srv" / "nfs"
+    result = run(tmp_path, GUESTS, filer_linux_apply_quotas=True, filer_linux_quota_mount=str(nfs))
+    assert result.returncode != 0
+    assert "is ext4, where root is exempt from quotas; guest(s) db1 set xen_guest_data.root_squash: false" \
+        in result.stdout, result.stdout
+    assert not (nfs / "data").exists() and not (tmp_path / "etc" / "exports.d").exists()
+    # The same guests, db1 with root squash, pass on ext4.
+    squashed = dict(GUESTS, db1=dict(GUESTS["db1"], xen_guest_data=dict(GUESTS["db1"]["xen_guest_data"],
+                                                                         root_squash=True)))
+    assert run(tmp_path, squashed, filer_linux_apply_quotas=True,
+               filer_linux_quota_mount=str(nfs)).returncode == 0
