@@ -1,0 +1,174 @@
+#!/usr/bin/python
+# Copyright: consolidation.xen contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: xen_host_info
+short_description: Read a Xen dom0's hypervisor facts and its running domains from xl
+version_added: 0.1.0
+description:
+  - Runs C(xl info), C(xl list) and C(xl list -l) on a Xen dom0 and returns the hypervisor's version,
+    memory and CPU counts, capabilities and command line, and every running domain with its type, memory,
+    vCPUs and state, in RV(xen).
+  - RV(xen.can_live_migrate_pv) is true only when Xen reports C(shadow) in C(virt_caps). Debian's Xen 4.17
+    is built without shadow paging, so PV guests cannot be live-migrated there (PVH and HVM guests use
+    HAP and can).
+  - Read-only; it changes nothing, so it runs the same in check mode.
+  - Fails, naming the host, when C(xl) is not installed or the host is not a Xen dom0
+    (C(/proc/xen/capabilities) lacks C(control_d)).
+author:
+  - consolidation.xen maintainers (@consolidation-xen)
+options: {}
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+notes:
+  - Domains whose config libxl cannot retrieve are missing from C(xl list -l); they are still listed
+    (from C(xl list)) with RV(xen.domains[].type) null.
+seealso:
+  - name: xl(1)
+    description: The Xen 4.17 xl reference (info, list).
+    link: https://xenbits.xen.org/docs/4.17-testing/man/xl.1.html
+  - module: consolidation.xen.xl_domain
+"""
+
+EXAMPLES = r"""
+- name: Read the hypervisor and its guests
+  consolidation.xen.xen_host_info:
+  register: xen_host
+
+- name: Refuse PV guests where they cannot be live-migrated
+  ansible.builtin.assert:
+    that: xen_host.xen.can_live_migrate_pv or (xen_host.xen.domains | selectattr('type', 'eq', 'pv') | list) == []
+    fail_msg: "{{ inventory_hostname }} runs PV guests but its Xen cannot live-migrate them"
+"""
+
+RETURN = r"""
+xen:
+  description: The dom0's hypervisor facts and domains.
+  returned: success
+  type: dict
+  contains:
+    host:
+      description: This host's name (as C(platform.node()) gives it).
+      type: str
+      sample: blade1
+    version:
+      description: Xen's version (C(xen_version) of C(xl info)).
+      type: str
+      sample: 4.17.7
+    total_memory_mb:
+      description: The machine's memory as Xen sees it, in MiB.
+      type: int
+      sample: 2047
+    free_memory_mb:
+      description: Memory not allocated to Xen, any domain or a claim, in MiB.
+      type: int
+      sample: 1000
+    nr_cpus:
+      description: Physical CPUs (threads) Xen runs on.
+      type: int
+      sample: 8
+    virt_caps:
+      description: Xen's virtualization capabilities.
+      type: list
+      elements: str
+      sample: [pv, hvm, hap, gnttab-v1, gnttab-v2]
+    hw_caps:
+      description: The CPU feature words, as C(xl info) prints them.
+      type: str
+      sample: 0fcbf3fd:f6d8320b:ec500800:00000075:00000005:01884329:00000204:00000000
+    xen_commandline:
+      description: Xen's boot command line.
+      type: str
+      sample: placeholder dom0_mem=1024M,max:1024M dom0_max_vcpus=1
+    scheduler:
+      description: Xen's scheduler.
+      type: str
+      sample: credit2
+    can_live_migrate_pv:
+      description: Whether PV guests can be live-migrated (C(shadow) in RV(xen.virt_caps)).
+      type: bool
+    dom0:
+      description: Domain-0 (keys as in RV(xen.domains)).
+      type: dict
+      sample: {name: Domain-0, domid: 0, type: pv, memory_mb: 1024, max_memory_mb: 1024, vcpus: 1, state: r-----}
+    domains:
+      description:
+        - The guests (every domain but Domain-0), in C(xl list) order, each with C(name), C(domid), C(type)
+          (V(pv), V(pvh), V(hvm) or null), C(memory_mb) (current), C(max_memory_mb) (null when unknown),
+          C(vcpus) (online) and C(state) (the six positions C(r b p s c d) of C(xl list), for example
+          C(-b----)).
+      type: list
+      elements: dict
+    info:
+      description: Every field of C(xl info), parsed (whole numbers as int, C(virt_caps) as a list).
+      type: dict
+"""
+
+import platform
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.consolidation.xen.plugins.module_utils import xl as xlutil
+
+# module-level, so unit tests can point it at a file of their own
+CAPABILITIES = xlutil.CAPABILITIES
+
+
+def _run(module, host, argv):
+    rc, out, err = module.run_command(argv)
+    if rc != 0:
+        module.fail_json(msg="%s: xl %s failed (rc=%s): %s" % (host, " ".join(argv[1:]), rc, (err or out).strip()),
+                         host=host, rc=rc, stdout=out, stderr=err, cmd=argv)
+    return out
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(), supports_check_mode=True)
+    host = platform.node()
+    xl_bin = module.get_bin_path("xl")
+    if not xl_bin:
+        module.fail_json(msg="%s: xl is not installed (no xl in PATH or sbin); is this a Xen dom0?" % host, host=host)
+    problem = xlutil.dom0_problem(CAPABILITIES)
+    if problem:
+        module.fail_json(msg="%s is not a Xen dom0: %s" % (host, problem), host=host)
+    info_text = _run(module, host, [xl_bin, "info"])
+    list_text = _run(module, host, [xl_bin, "list"])
+    long_text = _run(module, host, [xl_bin, "list", "-l"])
+    try:
+        info = xlutil.parse_info(info_text)
+        doms = xlutil.domains(list_text, long_text)
+    except xlutil.XlParseError as exc:
+        module.fail_json(msg="%s: %s" % (host, exc), host=host)
+    missing = [k for k in ("xen_version", "total_memory", "free_memory", "nr_cpus") if k not in info]
+    if missing:
+        module.fail_json(msg="%s: xl info lacks %s" % (host, ", ".join(missing)), host=host, info=info)
+    dom0 = [d for d in doms if d["domid"] == 0]
+    virt_caps = info.get("virt_caps", [])
+    xen = dict(
+        host=host,
+        version=info["xen_version"],
+        total_memory_mb=info["total_memory"],
+        free_memory_mb=info["free_memory"],
+        nr_cpus=info["nr_cpus"],
+        virt_caps=virt_caps,
+        hw_caps=info.get("hw_caps"),
+        xen_commandline=info.get("xen_commandline"),
+        scheduler=info.get("xen_scheduler"),
+        can_live_migrate_pv="shadow" in virt_caps,
+        dom0=dom0[0] if dom0 else None,
+        domains=[d for d in doms if d["domid"] != 0],
+        info=info,
+    )
+    module.exit_json(changed=False, xen=xen)
+
+
+if __name__ == "__main__":
+    main()

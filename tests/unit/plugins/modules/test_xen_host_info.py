@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.consolidation.xen.plugins.modules import xen_host_info
+from ansible_collections.consolidation.xen.tests.unit.plugins.module_utils.test_xl import XL_INFO, XL_LIST, XL_LIST_L
+
+# A stand-in xl (no Xen can run in unit tests): prints the outputs captured on the lab's blade1 and logs
+# its argv, one JSON list per line.
+FAKE_XL = """#!%(python)s
+import json, sys
+with open(%(log)r, "a") as f:
+    f.write(json.dumps(sys.argv[1:]) + "\\n")
+outputs = json.load(open(%(outputs)r))
+key = " ".join(sys.argv[1:])
+if key not in outputs:
+    sys.stderr.write("xl: unknown command %%r\\n" %% key)
+    sys.exit(1)
+rc, text = outputs[key]
+(sys.stdout if rc == 0 else sys.stderr).write(text)
+sys.exit(rc)
+"""
+
+
+@pytest.fixture
+def lab(tmp_path, monkeypatch):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    env = {"log": str(tmp_path / "calls.log"), "outputs": str(tmp_path / "outputs.json"),
+           "caps": tmp_path / "capabilities"}
+    env["caps"].write_text("control_d\n")
+    xl = bindir / "xl"
+    xl.write_text(FAKE_XL % {"python": sys.executable, "log": env["log"],
+                             "outputs": env["outputs"]})
+    xl.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bindir) + os.pathsep + os.environ["PATH"])
+    monkeypatch.setattr(xen_host_info, "CAPABILITIES", str(env["caps"]))
+    set_outputs(env)
+    env["bin"] = bindir
+    return env
+
+
+def set_outputs(env, **override):
+    outputs = {"info": [0, XL_INFO], "list": [0, XL_LIST], "list -l": [0, XL_LIST_L]}
+    outputs.update(override)
+    with open(env["outputs"], "w") as f:
+        json.dump(outputs, f)
+
+
+def calls(env):
+    if not os.path.exists(env["log"]):
+        return []
+    with open(env["log"]) as f:
+        return [json.loads(line) for line in f]
+
+
+def run(capsys, args=None, check=False):
+    args = dict(args or {})
+    if check:
+        args["_ansible_check_mode"] = True
+    with patch_module_args(args), pytest.raises(SystemExit):
+        xen_host_info.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def test_facts_from_real_xen_4_17_output(capsys, lab):
+    res = run(capsys)
+    assert res["changed"] is False and "failed" not in res
+    xen = res["xen"]
+    assert xen["host"] == platform.node()
+    assert xen["version"] == "4.17.7"
+    assert (xen["total_memory_mb"], xen["free_memory_mb"], xen["nr_cpus"]) == (2047, 1000, 1)
+    assert xen["virt_caps"] == ["pv", "hvm", "hap", "gnttab-v1", "gnttab-v2"]
+    assert xen["can_live_migrate_pv"] is False  # Debian's Xen has no shadow paging
+    assert xen["hw_caps"].startswith("0fcbf3fd:") and "dom0_mem=1024M,max:1024M" in xen["xen_commandline"]
+    assert xen["scheduler"] == "credit2"
+    assert xen["dom0"] == dict(name="Domain-0", domid=0, type="pv", memory_mb=1024, max_memory_mb=1024, vcpus=1,
+                               state="r-----")
+    assert xen["domains"] == [
+        dict(name="g3", domid=1, type="pvh", memory_mb=128, max_memory_mb=128, vcpus=1, state="-b----"),
+        dict(name="g1", domid=2, type="pvh", memory_mb=128, max_memory_mb=128, vcpus=1, state="-b----"),
+    ]
+    assert sorted(calls(lab)) == [["info"], ["list"], ["list", "-l"]]
+
+
+def test_shadow_in_virt_caps_allows_pv_migration_and_check_mode_reads_the_same(capsys, lab):
+    set_outputs(lab, info=[0, XL_INFO.replace("pv hvm hap gnttab-v1", "pv hvm hap shadow gnttab-v1")])
+    res = run(capsys, check=True)
+    assert res["xen"]["can_live_migrate_pv"] is True and res["changed"] is False
+    assert sorted(calls(lab)) == [["info"], ["list"], ["list", "-l"]]  # read-only commands only
+
+
+def test_no_xl_fails_naming_the_host(capsys, lab, monkeypatch):
+    monkeypatch.setattr(xen_host_info.AnsibleModule, "get_bin_path", lambda self, *a, **k: None)
+    res = run(capsys)
+    assert res["failed"] is True
+    assert res["msg"].startswith("%s: xl is not installed" % platform.node())
+
+
+def test_not_dom0_fails_naming_the_host(capsys, lab):
+    lab["caps"].write_text("\n")
+    res = run(capsys)
+    assert res["failed"] is True
+    assert res["msg"].startswith("%s is not a Xen dom0: " % platform.node()) and "control_d" in res["msg"]
+    assert calls(lab) == []
+    lab["caps"].unlink()
+    res = run(capsys)
+    assert res["failed"] is True and "does not exist" in res["msg"]
+
+
+def test_xl_failure_is_reported_with_its_output(capsys, lab):
+    set_outputs(lab, info=[1, "xencall: error: Could not obtain handle on privileged command interface\n"])
+    res = run(capsys)
+    assert res["failed"] is True and res["rc"] == 1
+    assert res["msg"].startswith("%s: xl info failed (rc=1): xencall: error" % platform.node())
+
+
+def test_sxp_output_fails_clearly(capsys, lab):
+    set_outputs(lab, **{"list -l": [0, "(domain\n\t(domid 0)\n)\n"]})
+    res = run(capsys)
+    assert res["failed"] is True and "output_format" in res["msg"]
