@@ -106,10 +106,12 @@ def parse_list(text):
 
 
 def parse_list_long(text):
-    """``xl list -l`` JSON -> {name: {domid, type, memory_mb, max_memory_mb, max_vcpus}}.
+    """``xl list -l`` JSON -> {name: {domid, type, memory_mb, max_memory_mb, max_vcpus, bridges, cpuid_masked}}.
 
     ``memory_mb`` is ``b_info.target_memkb`` and ``max_memory_mb`` ``b_info.max_memkb``, both rounded to
-    whole MiB (dom0's target is often 1 KiB short: 1048575); fields xl left out are None. Fails on the
+    whole MiB (dom0's target is often 1 KiB short: 1048575); fields xl left out are None. ``bridges``
+    lists the bridges of the guest's NICs (``nics[].bridge``), ``cpuid_masked`` is whether the config
+    sets a CPUID policy (``b_info.cpuid``). Fails on the
     SXP format (``output_format="sxp"`` in xl.conf) or any other non-JSON output.
     """
     stripped = text.strip()
@@ -133,7 +135,10 @@ def parse_list_long(text):
         out[name] = dict(domid=entry.get("domid"), type=c_info.get("type"),
                          memory_mb=_kib_to_mib(b_info.get("target_memkb")),
                          max_memory_mb=_kib_to_mib(b_info.get("max_memkb")),
-                         max_vcpus=b_info.get("max_vcpus"))
+                         max_vcpus=b_info.get("max_vcpus"),
+                         bridges=sorted({n.get("bridge") for n in config.get("nics") or []
+                                         if isinstance(n, dict) and n.get("bridge")}),
+                         cpuid_masked=bool(b_info.get("cpuid")))
     return out
 
 
@@ -146,15 +151,17 @@ def _kib_to_mib(kib):
 def domains(list_text, list_long_text=None):
     """Plain ``xl list`` (presence, state, memory, vCPUs) joined with ``xl list -l`` (the guest type).
 
-    Returns [{name, domid, type, memory_mb, max_memory_mb, vcpus, state}]; ``type`` (pv, pvh, hvm) and
-    ``max_memory_mb`` are None for a domain missing from ``xl list -l`` or without it.
+    Returns [{name, domid, type, memory_mb, max_memory_mb, vcpus, state, bridges, cpuid_masked}];
+    ``type`` (pv, pvh, hvm), ``max_memory_mb`` and ``cpuid_masked`` are None, ``bridges`` empty, for a
+    domain missing from ``xl list -l`` or without it.
     """
     details = parse_list_long(list_long_text) if list_long_text is not None else {}
     out = []
     for dom in parse_list(list_text):
         extra = details.get(dom["name"]) or {}
         out.append(dict(name=dom["name"], domid=dom["domid"], type=extra.get("type"), memory_mb=dom["memory_mb"],
-                        max_memory_mb=extra.get("max_memory_mb"), vcpus=dom["vcpus"], state=dom["state"]))
+                        max_memory_mb=extra.get("max_memory_mb"), vcpus=dom["vcpus"], state=dom["state"],
+                        bridges=extra.get("bridges", []), cpuid_masked=extra.get("cpuid_masked")))
     return out
 
 

@@ -103,8 +103,8 @@ xen:
       description:
         - The guests (every domain but Domain-0), in C(xl list) order, each with C(name), C(domid), C(type)
           (V(pv), V(pvh), V(hvm) or null), C(memory_mb) (current), C(max_memory_mb) (null when unknown),
-          C(vcpus) (online) and C(state) (the six positions C(r b p s c d) of C(xl list), for example
-          C(-b----)).
+          C(vcpus) (online), C(state) (the six positions C(r b p s c d) of C(xl list), for example
+          C(-b----)), C(bridges) (the bridges of its NICs) and C(cpuid_masked) (its config sets a CPUID policy).
       type: list
       elements: dict
     info:

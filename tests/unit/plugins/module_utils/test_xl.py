@@ -247,9 +247,11 @@ def test_plain_xl_list_refuses_what_it_cannot_read(text):
 
 def test_xl_list_long_json():
     details = xl.parse_list_long(XL_LIST_L)
-    assert details["Domain-0"] == dict(domid=0, type="pv", memory_mb=1024, max_memory_mb=1024, max_vcpus=None)
+    assert details["Domain-0"] == dict(domid=0, type="pv", memory_mb=1024, max_memory_mb=1024, max_vcpus=None,
+                                      bridges=[], cpuid_masked=False)
     # c_info.domid is libxl's "any" (4294967295); the top-level domid is the real one
-    assert details["g3"] == dict(domid=1, type="pvh", memory_mb=128, max_memory_mb=128, max_vcpus=1)
+    assert details["g3"] == dict(domid=1, type="pvh", memory_mb=128, max_memory_mb=128, max_vcpus=1,
+                                 bridges=["xenbr0"], cpuid_masked=False)
     assert details["g1"]["domid"] == 2
 
 
@@ -262,7 +264,8 @@ def test_xl_list_long_refuses_sxp_and_broken_json():
 
 def test_domains_joins_both_lists():
     doms = xl.domains(XL_LIST, XL_LIST_L)
-    assert doms[1] == dict(name="g3", domid=1, type="pvh", memory_mb=128, max_memory_mb=128, vcpus=1, state="-b----")
+    assert doms[1] == dict(name="g3", domid=1, type="pvh", memory_mb=128, max_memory_mb=128, vcpus=1, state="-b----",
+                           bridges=["xenbr0"], cpuid_masked=False)
     # a domain libxl has no config for is missing from xl list -l but still listed
     only_dom0 = json.dumps(json.loads(XL_LIST_L)[:1])
     doms = xl.domains(XL_LIST, only_dom0)

@@ -81,10 +81,12 @@ def test_facts_from_real_xen_4_17_output(capsys, lab):
     assert xen["hw_caps"].startswith("0fcbf3fd:") and "dom0_mem=1024M,max:1024M" in xen["xen_commandline"]
     assert xen["scheduler"] == "credit2"
     assert xen["dom0"] == dict(name="Domain-0", domid=0, type="pv", memory_mb=1024, max_memory_mb=1024, vcpus=1,
-                               state="r-----")
+                               state="r-----", bridges=[], cpuid_masked=False)
     assert xen["domains"] == [
-        dict(name="g3", domid=1, type="pvh", memory_mb=128, max_memory_mb=128, vcpus=1, state="-b----"),
-        dict(name="g1", domid=2, type="pvh", memory_mb=128, max_memory_mb=128, vcpus=1, state="-b----"),
+        dict(name="g3", domid=1, type="pvh", memory_mb=128, max_memory_mb=128, vcpus=1, state="-b----",
+             bridges=["xenbr0"], cpuid_masked=False),
+        dict(name="g1", domid=2, type="pvh", memory_mb=128, max_memory_mb=128, vcpus=1, state="-b----",
+             bridges=["xenbr0"], cpuid_masked=False),
     ]
     assert sorted(calls(lab)) == [["info"], ["list"], ["list", "-l"]]
 

@@ -1,0 +1,152 @@
+# Copyright: consolidation.xen contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Live state of the dom0s (what ``xen_host_info`` read) against the inventory, and the checks that
+must pass before a guest is moved off a host. Pure Python: no Ansible, no I/O."""
+
+from __future__ import annotations
+
+from ansible_collections.consolidation.xen.plugins.module_utils.engine import evacuation_plan
+from ansible_collections.consolidation.xen.plugins.module_utils.model import ModelError
+
+# xl renames a domain while it migrates: NAME--incoming on the target, NAME--migratedaway on the source.
+TRANSIENT_SUFFIXES = ("--incoming", "--migratedaway")
+
+
+def live_placement(facts, known):
+    """Where each guest runs, from ``facts`` ({host: xen_host_info's ``xen`` or None when unread}).
+
+    ``known`` are the inventory's guest names. Returns ``current`` {guest: host} (guests running
+    exactly once), ``twice`` {guest: [hosts]}, ``unknown`` {host: [domains not in the inventory]},
+    ``transient`` [{domain, host}] (a migration in flight or interrupted) and ``unread`` [hosts].
+    """
+    known = set(known)
+    where = {}
+    unknown = {}
+    transient = []
+    unread = []
+    for host in sorted(facts):
+        xen = facts[host]
+        if not xen:
+            unread.append(host)
+            continue
+        for dom in xen.get("domains") or []:
+            name = dom.get("name")
+            if name is None:
+                continue
+            if name.endswith(TRANSIENT_SUFFIXES):
+                transient.append({"domain": name, "host": host})
+            elif name in known:
+                where.setdefault(name, []).append(host)
+            else:
+                unknown.setdefault(host, []).append(name)
+    return {
+        "current": {g: hosts[0] for g, hosts in where.items() if len(hosts) == 1},
+        "twice": {g: hosts for g, hosts in where.items() if len(hosts) > 1},
+        "unknown": unknown,
+        "transient": transient,
+        "unread": unread,
+    }
+
+
+def _caps_cover(target_caps, source_caps):
+    """True when every CPU feature bit of ``source_caps`` is set in ``target_caps`` (xl info hw_caps)."""
+    try:
+        src = [int(w, 16) for w in source_caps.split(":")]
+        tgt = [int(w, 16) for w in target_caps.split(":")]
+    except (AttributeError, ValueError):
+        return None
+    if len(tgt) < len(src):
+        tgt += [0] * (len(src) - len(tgt))
+    return all(s & ~t == 0 for s, t in zip(src, tgt))
+
+
+def evacuation_check(guests, hosts, drain, facts, tolerate=1, overhead=True, cpuid_masked=None, bridges=None,
+                     guest_bridges=None, image_store=None, ssh_ok=None):
+    """Plan draining ``drain`` from live state and check everything a move needs before the first one.
+
+    ``guests`` and ``hosts`` are the inventory's model (``cluster_model``); where guests run comes from
+    ``facts`` alone. Host-side readings, each {host: value}, None meaning "not checked": ``bridges``
+    (bridge names present), ``image_store`` (True when the shared image store is mounted) and
+    ``ssh_ok`` ({target: bool}: the drained host reaches it over ssh without a password).
+    ``cpuid_masked`` lists guests whose config carries a common CPUID mask; ``guest_bridges`` gives
+    each guest's bridges ({guest: [names]}).
+
+    Returns ``ok``, ``problems`` (each naming a guest or host; empty when ok), ``moves`` [{guest, from,
+    to, memory_mb, type}], ``lines`` (the moves for people), ``live`` (from live_placement), ``plan``
+    (the engine's evacuation plan).
+    """
+    if drain not in {h.get("name") for h in hosts}:
+        raise ModelError(["host %r: not a Xen host of the inventory (xen_hosts)" % (drain,)])
+    names = [g.get("name") for g in guests]
+    live = live_placement(facts, names)
+    problems = []
+    if drain in live["unread"]:
+        problems.append("host %s: its running domains could not be read (xl info/xl list); nothing moves "
+                        "off a host whose guests are unknown (is it down? then failover.yml)" % drain)
+    for host in live["unread"]:
+        if host != drain:
+            problems.append("host %s: unreachable or not running Xen, so what runs there is unknown: "
+                            "nothing moves while it is unread (fix it, or fence it and run failover.yml)" % host)
+    for g, on in sorted(live["twice"].items()):
+        problems.append("guest %s: runs on %s at once; stop the extra copy before anything moves"
+                        % (g, " and ".join(on)))
+    for t in live["transient"]:
+        problems.append("host %s: domain %s is left from an unfinished xl migrate; check which copy is "
+                        "current, destroy the other, then re-run" % (t["host"], t["domain"]))
+    for name in live["unknown"].get(drain, []):
+        problems.append("guest %s: runs on %s but is not in the inventory (xen_guests), so it cannot be "
+                        "planned; add it or stop it" % (name, drain))
+
+    plan = evacuation_plan(guests, [dict(h, state="down") if h.get("name") in live["unread"] and
+                                    h.get("name") != drain else h for h in hosts],
+                           drain, tolerate=tolerate, overhead=overhead, current=live["current"])
+    problems.extend(plan.get("reasons") or ([] if plan["ok"] else ["the evacuation plan failed"]))
+
+    by_name = {g.get("name"): g for g in guests}
+    masked = set(cpuid_masked or [])
+    need = {}
+    moves = []
+    src = facts.get(drain) or {}
+    running = {d.get("name"): d for d in src.get("domains") or []}
+    for move in plan["moves"]:
+        g, to = move["guest"], move["to"]
+        dom = running.get(g) or {}
+        # What runs decides: its live type and NICs, else the inventory's.
+        gtype = (dom.get("type") or by_name[g].get("type") or "pvh").lower()
+        moves.append(dict(move, type=gtype))
+        tgt = facts.get(to) or {}
+        need[to] = need.get(to, 0) + move["memory_mb"]
+        if gtype == "pv":
+            for host, xen in ((drain, src), (to, tgt)):
+                if not xen.get("can_live_migrate_pv"):
+                    problems.append(
+                        "guest %s: PV, and Xen on %s has no shadow paging (virt_caps: %s), so it cannot be "
+                        "live-migrated (it would fail to enable log-dirty); shut it down and start it on %s, "
+                        "or make it PVH/HVM" % (g, host, " ".join(xen.get("virt_caps") or []) or "unknown", to))
+                    break
+        if g not in masked and not dom.get("cpuid_masked"):
+            cover = _caps_cover(tgt.get("hw_caps"), src.get("hw_caps"))
+            if cover is False:
+                problems.append("guest %s: %s lacks CPU features of %s (hw_caps %s vs %s) and the guest has no "
+                                "common CPUID mask (xen_guest_cpuid / guests_cpuid)"
+                                % (g, to, drain, tgt.get("hw_caps"), src.get("hw_caps")))
+        if bridges is not None and to in bridges:
+            for bridge in dom.get("bridges") or (guest_bridges or {}).get(g) or []:
+                if bridge not in (bridges[to] or []):
+                    problems.append("guest %s: bridge %s is missing on %s" % (g, bridge, to))
+        if image_store is not None and to in image_store and not image_store[to]:
+            problems.append("host %s: the shared image store is not mounted, so guest %s cannot run there"
+                            % (to, g))
+        if ssh_ok is not None and to in ssh_ok and not ssh_ok[to]:
+            problems.append("host %s: %s cannot ssh to it without a password (xl migrate needs root ssh "
+                            "trust; run the dom0 role)" % (to, drain))
+    for to, mb in sorted(need.items()):
+        free = (facts.get(to) or {}).get("free_memory_mb")
+        if free is not None and mb > free:
+            problems.append("host %s: %d MiB free now, the guests planned to move there need %d MiB"
+                            % (to, free, mb))
+    seen = set()
+    problems = [p for p in problems if not (p in seen or seen.add(p))]
+    lines = ["%d. %s: %s -> %s (%s, %d MiB)" % (i, m["guest"], m["from"], m["to"], m["type"], m["memory_mb"])
+             for i, m in enumerate(moves, 1)] or ["%s: no guest runs there, nothing to move" % drain]
+    return {"ok": not problems, "problems": problems, "moves": moves, "lines": lines, "live": live, "plan": plan}

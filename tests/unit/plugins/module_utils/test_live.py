@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.consolidation.xen.plugins.module_utils.live import evacuation_check, live_placement
+from ansible_collections.consolidation.xen.plugins.module_utils.model import ModelError
+
+CAPS = "178bfbff:f7fa3223:2d93fbff:00000523:0000000f:f1bf07ab:00405f5e:00000000"
+LESS = "178bfbff:f7fa3203:2d93fbff:00000523:0000000f:f1bf07ab:00405f5e:00000000"  # one bit fewer
+
+
+def host(name, memory_mb=4096):
+    return {"name": name, "memory_mb": memory_mb, "cpus": 4, "dom0_memory_mb": 1024}
+
+
+def guest(name, memory_mb=256, gtype="pvh", **extra):
+    return dict({"name": name, "memory_mb": memory_mb, "vcpus": 1, "type": gtype}, **extra)
+
+
+def xen(*domains, free=2500, caps=CAPS, shadow=False):
+    return {"free_memory_mb": free, "hw_caps": caps, "can_live_migrate_pv": shadow,
+            "virt_caps": ["pv", "hvm", "hap"] + (["shadow"] if shadow else []),
+            "domains": [{"name": d.split(":")[0], "type": (d.split(":") + ["pvh"])[1], "memory_mb": 256,
+                         "bridges": ["xenbr0"]} for d in domains]}
+
+
+HOSTS = [host("blade1"), host("blade2"), host("blade3")]
+GUESTS = [guest("g1"), guest("g2"), guest("g3"), guest("g4")]
+
+
+def test_live_placement_sorts_what_runs():
+    live = live_placement({"blade1": xen("g1", "g2", "stray"), "blade2": xen("g2", "g3--incoming"), "blade3": None},
+                          ["g1", "g2", "g3"])
+    assert live["current"] == {"g1": "blade1"}
+    assert live["twice"] == {"g2": ["blade1", "blade2"]}
+    assert live["unknown"] == {"blade1": ["stray"]}
+    assert live["transient"] == [{"domain": "g3--incoming", "host": "blade2"}]
+    assert live["unread"] == ["blade3"]
+
+
+def test_plans_from_live_state_not_from_the_inventory():
+    # The inventory pins nothing; live state says g1, g2 run on blade2: only they move.
+    facts = {"blade1": xen("g3"), "blade2": xen("g1", "g2"), "blade3": xen("g4")}
+    result = evacuation_check(GUESTS, HOSTS, "blade2", facts)
+    assert result["ok"], result["problems"]
+    assert sorted(m["guest"] for m in result["moves"]) == ["g1", "g2"]
+    assert all(m["from"] == "blade2" and m["to"] in ("blade1", "blade3") for m in result["moves"])
+
+
+def test_an_already_drained_host_needs_no_moves():
+    facts = {"blade1": xen("g1", "g3"), "blade2": xen(), "blade3": xen("g2", "g4")}
+    result = evacuation_check(GUESTS, HOSTS, "blade2", facts)
+    assert result["ok"] and result["moves"] == []
+
+
+def test_refusals_name_the_guest_or_host():
+    facts = {"blade1": xen("g3", "g2"), "blade2": xen("g1", "g2", "stray", "g4--migratedaway"), "blade3": None}
+    problems = evacuation_check(GUESTS, HOSTS, "blade2", facts)["problems"]
+    text = "\n".join(problems)
+    assert "guest g2: runs on blade1 and blade2 at once" in text
+    assert "guest stray: runs on blade2 but is not in the inventory" in text
+    assert "host blade2: domain g4--migratedaway is left from an unfinished xl migrate" in text
+    assert "host blade3: unreachable or not running Xen" in text
+
+
+def test_unread_drain_host_is_refused():
+    result = evacuation_check(GUESTS, HOSTS, "blade2", {"blade1": xen("g1"), "blade2": None, "blade3": xen()})
+    assert not result["ok"]
+    assert result["problems"][0].startswith("host blade2: its running domains could not be read")
+
+
+def test_pv_guests_are_refused_without_shadow_paging_and_allowed_with_it():
+    guests = [guest("g1", gtype="pv"), guest("g2")]
+    facts = {"blade1": xen(), "blade2": xen("g1:pv", "g2"), "blade3": xen()}
+    result = evacuation_check(guests, HOSTS, "blade2", facts)
+    assert not result["ok"]
+    assert [p for p in result["problems"] if p.startswith("guest g1: PV, and Xen on blade2 has no shadow paging")]
+    assert not [p for p in result["problems"] if "g2" in p]
+    shadowed = {h: xen(*("%s:%s" % (d["name"], d["type"]) for d in f["domains"]), shadow=True)
+                for h, f in facts.items()}
+    assert evacuation_check(guests, HOSTS, "blade2", shadowed)["ok"]
+
+
+def test_free_memory_now_is_checked_per_target():
+    # The model has room, but blade1 and blade3 have little free memory right now.
+    facts = {"blade1": xen(free=100), "blade2": xen("g1", "g2"), "blade3": xen(free=100)}
+    problems = evacuation_check(GUESTS, HOSTS, "blade2", facts)["problems"]
+    assert any(p.startswith("host blade1: 100 MiB free now, the guests planned to move there need") for p in problems) \
+        or any(p.startswith("host blade3: 100 MiB free now") for p in problems)
+
+
+def test_cpu_features_must_be_covered_unless_masked():
+    facts = {"blade1": xen(caps=LESS), "blade2": xen("g1"), "blade3": xen(caps=LESS)}
+    result = evacuation_check(GUESTS, HOSTS, "blade2", facts)
+    assert any(p.startswith("guest g1: blade") and "lacks CPU features of blade2" in p for p in result["problems"])
+    assert evacuation_check(GUESTS, HOSTS, "blade2", facts, cpuid_masked=["g1"])["ok"]
+
+
+def test_host_side_readings():
+    facts = {"blade1": xen(), "blade2": xen("g1"), "blade3": xen()}
+    result = evacuation_check(GUESTS, HOSTS, "blade2", facts, guest_bridges={"g1": ["br-unused"]},
+                              bridges={"blade1": [], "blade3": []}, image_store={"blade1": False, "blade3": False},
+                              ssh_ok={"blade1": False, "blade3": False})
+    to = result["moves"][0]["to"]
+    assert "guest g1: bridge xenbr0 is missing on %s" % to in result["problems"]
+    assert "host %s: the shared image store is not mounted, so guest g1 cannot run there" % to in result["problems"]
+    assert any(p.startswith("host %s: blade2 cannot ssh to it" % to) for p in result["problems"])
+
+
+def test_non_movable_guest_refuses_everything():
+    guests = [guest("g1", movable=False), guest("g2")]
+    result = evacuation_check(guests, HOSTS, "blade2", {"blade1": xen(), "blade2": xen("g1", "g2"), "blade3": xen()})
+    assert not result["ok"] and result["moves"] == []
+    assert any("g1" in p and "movable is false" in p for p in result["problems"])
+
+
+def test_no_room_elsewhere_is_refused_with_the_reason():
+    hosts = [host("blade1", 1536), host("blade2")]
+    guests = [guest("g1", 400), guest("g2", 400), guest("g3", 400)]
+    result = evacuation_check(guests, hosts, "blade2", {"blade1": xen("g1"), "blade2": xen("g2", "g3")})
+    assert not result["ok"] and result["moves"] == []
+    assert any(p.startswith("guest g") and "cannot leave blade2" in p for p in result["problems"]), result["problems"]
+
+
+def test_unknown_drain_host_is_a_model_error():
+    with pytest.raises(ModelError, match="host 'blade9': not a Xen host"):
+        evacuation_check(GUESTS, HOSTS, "blade9", {})
