@@ -61,7 +61,7 @@ def _caps_cover(target_caps, source_caps):
 
 
 def evacuation_check(guests, hosts, drain, facts, tolerate=1, overhead=True, cpuid_masked=None, bridges=None,
-                     guest_bridges=None, image_store=None, ssh_ok=None):
+                     guest_bridges=None, image_store=None, ssh_ok=None, dead=False):
     """Plan draining ``drain`` from live state and check everything a move needs before the first one.
 
     ``guests`` and ``hosts`` are the inventory's model (``cluster_model``); where guests run comes from
@@ -70,6 +70,10 @@ def evacuation_check(guests, hosts, drain, facts, tolerate=1, overhead=True, cpu
     ``ssh_ok`` ({target: bool}: the drained host reaches it over ssh without a password).
     ``cpuid_masked`` lists guests whose config carries a common CPUID mask; ``guest_bridges`` gives
     each guest's bridges ({guest: [names]}).
+
+    ``dead``: ``drain`` has failed and is fenced (failover.yml). Its guests are taken to be every
+    inventory guest that runs on no other host (site.yml runs every guest), and they are restarted,
+    not migrated: no PV, CPU or ssh check; it is a problem if ``drain`` can still be read.
 
     Returns ``ok``, ``problems`` (each naming a guest or host; empty when ok), ``moves`` [{guest, from,
     to, memory_mb, type}], ``lines`` (the moves for people), ``live`` (from live_placement), ``plan``
@@ -80,7 +84,15 @@ def evacuation_check(guests, hosts, drain, facts, tolerate=1, overhead=True, cpu
     names = [g.get("name") for g in guests]
     live = live_placement(facts, names)
     problems = []
-    if drain in live["unread"]:
+    if dead:
+        if drain not in live["unread"]:
+            problems.append("host %s: answers and runs Xen, so it is not dead: nothing is restarted (a second "
+                            "copy of its guests would write the same disks); use evacuate.yml" % drain)
+        live["current"] = dict(live["current"])
+        for g in names:
+            if g not in live["current"] and g not in live["twice"]:
+                live["current"][g] = drain
+    elif drain in live["unread"]:
         problems.append("host %s: its running domains could not be read (xl info/xl list); nothing moves "
                         "off a host whose guests are unknown (is it down? then failover.yml)" % drain)
     for host in live["unread"]:
@@ -116,7 +128,7 @@ def evacuation_check(guests, hosts, drain, facts, tolerate=1, overhead=True, cpu
         moves.append(dict(move, type=gtype))
         tgt = facts.get(to) or {}
         need[to] = need.get(to, 0) + move["memory_mb"]
-        if gtype == "pv":
+        if gtype == "pv" and not dead:
             for host, xen in ((drain, src), (to, tgt)):
                 if not xen.get("can_live_migrate_pv"):
                     problems.append(
@@ -124,7 +136,7 @@ def evacuation_check(guests, hosts, drain, facts, tolerate=1, overhead=True, cpu
                         "live-migrated (it would fail to enable log-dirty); shut it down and start it on %s, "
                         "or make it PVH/HVM" % (g, host, " ".join(xen.get("virt_caps") or []) or "unknown", to))
                     break
-        if g not in masked and not dom.get("cpuid_masked"):
+        if g not in masked and not dom.get("cpuid_masked") and not dead:
             cover = _caps_cover(tgt.get("hw_caps"), src.get("hw_caps"))
             if cover is False:
                 problems.append("guest %s: %s lacks CPU features of %s (hw_caps %s vs %s) and the guest has no "
@@ -137,7 +149,7 @@ def evacuation_check(guests, hosts, drain, facts, tolerate=1, overhead=True, cpu
         if image_store is not None and to in image_store and not image_store[to]:
             problems.append("host %s: the shared image store is not mounted, so guest %s cannot run there"
                             % (to, g))
-        if ssh_ok is not None and to in ssh_ok and not ssh_ok[to]:
+        if ssh_ok is not None and to in ssh_ok and not ssh_ok[to] and not dead:
             problems.append("host %s: %s cannot ssh to it without a password (xl migrate needs root ssh "
                             "trust; run the dom0 role)" % (to, drain))
     for to, mb in sorted(need.items()):
@@ -147,6 +159,8 @@ def evacuation_check(guests, hosts, drain, facts, tolerate=1, overhead=True, cpu
                             % (to, free, mb))
     seen = set()
     problems = [p for p in problems if not (p in seen or seen.add(p))]
-    lines = ["%d. %s: %s -> %s (%s, %d MiB)" % (i, m["guest"], m["from"], m["to"], m["type"], m["memory_mb"])
-             for i, m in enumerate(moves, 1)] or ["%s: no guest runs there, nothing to move" % drain]
+    verb = "restart on" if dead else "->"
+    lines = ["%d. %s: %s %s %s (%s, %d MiB)" % (i, m["guest"], m["from"], verb, m["to"], m["type"], m["memory_mb"])
+             for i, m in enumerate(moves, 1)] or ["%s: no guest %s, nothing to %s" % (
+                 drain, "is missing from the other hosts" if dead else "runs there", "restart" if dead else "move")]
     return {"ok": not problems, "problems": problems, "moves": moves, "lines": lines, "live": live, "plan": plan}

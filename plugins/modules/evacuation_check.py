@@ -69,6 +69,13 @@ options:
   ssh_ok:
     description: Whether O(drain) reaches each host with root ssh and no password (host name to bool).
     type: dict
+  dead:
+    description:
+      - O(drain) has failed and is fenced (C(failover.yml)) - its guests are every inventory guest that runs on no
+        other host, and they are restarted there rather than migrated (no PV, CPU or ssh check). A O(drain) whose
+        state can still be read is refused.
+    type: bool
+    default: false
   enforce:
     description: Fail when a check fails. With V(false) the result is returned with RV(ok=false).
     type: bool
@@ -111,7 +118,7 @@ moves:
   type: list
   elements: dict
 lines:
-  description: The moves for people, one line each (V(1. g1: blade2 -> blade1 (pvh, 136 MiB))).
+  description: The moves for people, one line each, for example C(1. g1 - blade2 -> blade1 (pvh, 136 MiB)).
   returned: always
   type: list
   elements: str
@@ -145,6 +152,7 @@ def main():
             bridges=dict(type="dict"),
             image_store=dict(type="dict"),
             ssh_ok=dict(type="dict"),
+            dead=dict(type="bool", default=False),
             enforce=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
@@ -154,12 +162,13 @@ def main():
         result = live.evacuation_check(p["guests"], p["hosts"], p["drain"], p["facts"], tolerate=p["tolerate"],
                                        overhead=p["overhead"], cpuid_masked=p["cpuid_masked"],
                                        bridges=p["bridges"], guest_bridges=p["guest_bridges"],
-                                       image_store=p["image_store"], ssh_ok=p["ssh_ok"])
+                                       image_store=p["image_store"], ssh_ok=p["ssh_ok"], dead=p["dead"])
     except ModelError as exc:
         module.fail_json(msg="invalid cluster model: %s" % exc, errors=exc.errors)
     if result["ok"] or not p["enforce"]:
         module.exit_json(changed=False, **result)
-    module.fail_json(msg="evacuation of %s refused, nothing moved: %s" % (p["drain"], "; ".join(result["problems"])),
+    what = "failover of" if p["dead"] else "evacuation of"
+    module.fail_json(msg="%s %s refused, nothing moved: %s" % (what, p["drain"], "; ".join(result["problems"])),
                      **result)
 
 

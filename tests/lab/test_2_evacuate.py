@@ -76,7 +76,7 @@ def _stop_pings(lab, guests):
         text = lab.ssh("filer", "cat /tmp/ping-%s.log" % g).stdout
         seqs = sorted({int(s) for s in re.findall(r"icmp_seq=(\d+) ttl=", text)})
         sent = int(re.search(r"(\d+) packets transmitted", text).group(1))
-        gaps = [b - a - 1 for a, b in zip(seqs, seqs[1:])]
+        gaps = [b - a - 1 for a, b in zip(seqs, seqs[1:], strict=False)]
         stats[g] = {"sent": sent, "received": len(seqs), "lost": sent - len(seqs),
                     "longest_gap_pings": max(gaps or [0]), "last_seq": seqs[-1] if seqs else None}
     return stats

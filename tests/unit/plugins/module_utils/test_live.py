@@ -125,3 +125,27 @@ def test_no_room_elsewhere_is_refused_with_the_reason():
 def test_unknown_drain_host_is_a_model_error():
     with pytest.raises(ModelError, match="host 'blade9': not a Xen host"):
         evacuation_check(GUESTS, HOSTS, "blade9", {})
+
+
+def test_failover_restarts_what_runs_nowhere_else():
+    guests = GUESTS + [guest("g5", gtype="pv")]
+    facts = {"blade1": xen("g1", "g3"), "blade2": None, "blade3": xen("g4")}
+    result = evacuation_check(guests, HOSTS, "blade2", facts, dead=True)
+    assert result["ok"], result["problems"]
+    # g2 and g5 run nowhere: restarted (a PV guest is restarted, not migrated: no shadow paging needed).
+    assert sorted(m["guest"] for m in result["moves"]) == ["g2", "g5"]
+    assert {m["to"] for m in result["moves"]} <= {"blade1", "blade3"}
+    assert result["lines"][0].split(": ", 1)[1].startswith("blade2 restart on blade")
+
+
+def test_failover_refuses_a_host_that_still_answers():
+    facts = {"blade1": xen("g1"), "blade2": xen("g2"), "blade3": xen()}
+    result = evacuation_check(GUESTS, HOSTS, "blade2", facts, dead=True)
+    assert not result["ok"]
+    assert result["problems"][0].startswith("host blade2: answers and runs Xen, so it is not dead")
+
+
+def test_failover_refuses_while_another_host_is_unread():
+    facts = {"blade1": xen("g1"), "blade2": None, "blade3": None}
+    result = evacuation_check(GUESTS, HOSTS, "blade2", facts, dead=True)
+    assert any(p.startswith("host blade3: unreachable or not running Xen") for p in result["problems"])

@@ -1,0 +1,41 @@
+"""failover.yml on the lab: a blade's VM is killed (power cut); its guests restart on the other blade.
+
+Runs last (it leaves blade2 dead): after test_2_evacuate.py every guest runs on blade2.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from conftest import CACHE, _log, playbook
+from test_2_evacuate import GUESTS, assert_each_runs_once, links
+
+
+def test_failover_refuses_a_host_that_still_answers(lab):
+    before = assert_each_runs_once(lab)
+    result = playbook("failover.yml", "-e", "host=blade2", "-e", "failover_fence_timeout=5")
+    assert result.returncode != 0
+    assert "blade2 still answers on 127.0.0.1:2223" in result.stdout, result.stdout[-3000:]
+    assert assert_each_runs_once(lab) == before
+
+
+def test_failover_restarts_a_dead_blades_guests_on_the_survivor(lab):
+    assert assert_each_runs_once(lab) == {g: "blade2" for g in GUESTS}
+    pid = int((CACHE / "run" / "blade2.pid").read_text())
+    os.kill(pid, signal.SIGKILL)  # the power cut: no shutdown, no migration
+    t0 = time.monotonic()
+    result = playbook("failover.yml", "-e", "host=blade2")
+    seconds = time.monotonic() - t0
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    _log("%-52s %7.1f s" % ("failover.yml -e host=blade2 (%d guests, kill to pinged)" % len(GUESTS), seconds))
+    assert lab.xl_list("blade1") == sorted(GUESTS)
+    assert links(lab, "blade1") == sorted("%s.cfg" % g for g in GUESTS)
+    for g, ip in GUESTS.items():
+        assert lab.guest(ip, "hostname").strip() == g
+    # A second run finds nothing to restart and starts nothing twice.
+    again = playbook("failover.yml", "-e", "host=blade2")
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert "nothing to restart on blade1" in again.stdout, again.stdout[-3000:]
+    assert lab.xl_list("blade1") == sorted(GUESTS)
