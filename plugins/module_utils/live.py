@@ -164,3 +164,89 @@ def evacuation_check(guests, hosts, drain, facts, tolerate=1, overhead=True, cpu
              for i, m in enumerate(moves, 1)] or ["%s: no guest %s, nothing to %s" % (
                  drain, "is missing from the other hosts" if dead else "runs there", "restart" if dead else "move")]
     return {"ok": not problems, "problems": problems, "moves": moves, "lines": lines, "live": live, "plan": plan}
+
+
+def rebalance_check(guests, hosts, facts, tolerate=1, overhead=True, max_moves=None, strategy="spread"):
+    """Moves that bring the running guests back to the planned placement, fewest first.
+
+    The planned placement is the engine's placement of the inventory (what plan.yml and site.yml compute). Only
+    running guests move (each once, straight to its planned host); guests that run nowhere are left
+    alone (site.yml starts them). The order is chosen so that every move fits when it runs and the
+    N-``tolerate`` proof holds after every move; a move that would break either waits, and when none
+    can run, the plan stops there and says why. ``max_moves`` caps the number of moves.
+
+    Returns ``ok``, ``problems``, ``moves`` [{guest, from, to, memory_mb, type, proof}], ``lines``,
+    ``left`` (guests still away from their planned host afterwards), ``planned`` {guest: host}, ``live``.
+    """
+    from ansible_collections.consolidation.xen.plugins.module_utils.engine import placement
+    from ansible_collections.consolidation.xen.plugins.module_utils.failover import check_failover
+    from ansible_collections.consolidation.xen.plugins.module_utils.layout import Layout
+    from ansible_collections.consolidation.xen.plugins.module_utils.model import build_cluster
+
+    names = [g.get("name") for g in guests]
+    live = live_placement(facts, names)
+    problems = []
+    for host in live["unread"]:
+        problems.append("host %s: unreachable or not running Xen, so what runs there is unknown: nothing "
+                        "moves while it is unread" % host)
+    for g, on in sorted(live["twice"].items()):
+        problems.append("guest %s: runs on %s at once; stop the extra copy before anything moves"
+                        % (g, " and ".join(on)))
+    for t in live["transient"]:
+        problems.append("host %s: domain %s is left from an unfinished xl migrate" % (t["host"], t["domain"]))
+    # Exactly what plan.yml / site.yml plan from the inventory.
+    plan = placement(guests, hosts, tolerate=tolerate, overhead=overhead, strategy=strategy)
+    planned = plan["assignments"]
+    if not plan["ok"]:
+        problems.extend(plan["reasons"] or ["the planned placement fails (run plan.yml)"])
+    result = {"ok": False, "problems": problems, "moves": [], "lines": [], "left": [], "planned": planned,
+              "live": live}
+    if problems:
+        return result
+
+    cluster = build_cluster([dict(g, current_host=live["current"].get(g.get("name"))) for g in guests], hosts,
+                            tolerate=tolerate, overhead=overhead)
+    layout = Layout(cluster)
+    for g in cluster.guests:
+        if g.current_host is not None:
+            layout.place(g, cluster.host_by_name[g.current_host])
+    pending = sorted((g for g in cluster.guests if g.current_host is not None and planned.get(g.name)
+                      and planned[g.name] != g.current_host), key=lambda g: (-g.max_footprint, g.name))
+    moves = []
+    limit = len(pending) if max_moves is None else max(0, int(max_moves))
+    why = {}
+    while pending and len(moves) < limit:
+        chosen = None
+        for g in pending:
+            target = cluster.host_by_name[planned[g.name]]
+            trial = layout.copy()
+            trial.remove(g)
+            reason = trial.fits(g, target, ignore_pin=True)
+            if reason is not None:
+                why[g.name] = "does not fit on %s yet: %s" % (target.name, reason)
+                continue
+            trial.place(g, target)
+            proof = check_failover(cluster, trial, tolerate=tolerate, detail=False)
+            if not proof["ok"]:
+                why[g.name] = "moving it to %s now would break the N-%d proof" % (target.name, tolerate)
+                continue
+            chosen = (g, target, trial, proof)
+            break
+        if chosen is None:
+            break
+        g, target, layout, proof = chosen
+        pending.remove(g)
+        moves.append({"guest": g.name, "from": g.current_host, "to": target.name, "memory_mb": g.footprint(target),
+                      "type": g.type, "proof": "N-%d %s (%s)" % (tolerate, "holds", proof["method"])})
+    left = sorted(g.name for g in pending)
+    if left and len(moves) < limit:
+        problems.extend("guest %s: %s" % (name, why.get(name, "cannot move")) for name in left)
+    result.update(ok=not problems, problems=problems, moves=moves, left=left)
+    result["lines"] = ["%d. %s: %s -> %s (%d MiB; after it %s)" % (i, m["guest"], m["from"], m["to"], m["memory_mb"],
+                                                                    m["proof"]) for i, m in enumerate(moves, 1)]
+    if not moves:
+        result["lines"] = ["every running guest is on its planned host: nothing to move"] if not left else []
+    if left and len(moves) >= limit:
+        result["lines"].append("max_moves (%d) reached; still away from their planned host: %s"
+                               % (limit, ", ".join(left)))
+    return result

@@ -149,3 +149,38 @@ def test_failover_refuses_while_another_host_is_unread():
     facts = {"blade1": xen("g1"), "blade2": None, "blade3": None}
     result = evacuation_check(GUESTS, HOSTS, "blade2", facts, dead=True)
     assert any(p.startswith("host blade3: unreachable or not running Xen") for p in result["problems"])
+
+
+def test_rebalance_returns_to_the_plan_with_the_proof_after_every_move():
+    from ansible_collections.consolidation.xen.plugins.module_utils.engine import placement
+    from ansible_collections.consolidation.xen.plugins.module_utils.live import rebalance_check
+
+    planned = placement(GUESTS, HOSTS, tolerate=1)["assignments"]
+    # Everything crowded on blade1 (after an evacuation and a reboot, say).
+    facts = {"blade1": xen(*GUESTS_NAMES), "blade2": xen(), "blade3": xen()}
+    result = rebalance_check(GUESTS, HOSTS, facts)
+    assert result["ok"], result["problems"]
+    assert result["planned"] == planned
+    assert {m["guest"]: m["to"] for m in result["moves"]} == {g: h for g, h in planned.items() if h != "blade1"}
+    assert all("N-1 holds" in line for line in result["lines"])
+    # Capped: the first move only, the rest reported.
+    capped = rebalance_check(GUESTS, HOSTS, facts, max_moves=1)
+    assert len(capped["moves"]) == 1 and capped["ok"]
+    assert "max_moves (1) reached" in capped["lines"][-1]
+    # At the plan already: nothing to move.
+    at_plan = {h: xen(*[g for g, p in planned.items() if p == h]) for h in ("blade1", "blade2", "blade3")}
+    assert rebalance_check(GUESTS, HOSTS, at_plan)["moves"] == []
+
+
+def test_rebalance_waits_for_room_and_refuses_when_stuck():
+    from ansible_collections.consolidation.xen.plugins.module_utils.live import rebalance_check
+
+    # Two hosts that each hold exactly one 1.5 GiB guest: g1 and g2 swapped cannot be swapped live.
+    hosts = [host("blade1", 2700), host("blade2", 2700)]
+    guests = [guest("g1", 1500, host="blade1"), guest("g2", 1500, host="blade2")]
+    result = rebalance_check(guests, hosts, {"blade1": xen("g2"), "blade2": xen("g1")}, tolerate=0)
+    assert not result["ok"] and result["moves"] == []
+    assert any(p.startswith("guest g1: does not fit on blade1 yet") for p in result["problems"]), result["problems"]
+
+
+GUESTS_NAMES = [g["name"] for g in GUESTS]
