@@ -39,9 +39,14 @@ def _log(line):
 
 
 def playbook(*args, timeout=3600):
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_HOST_KEY_CHECKING="False")
+    """Run a playbook on the lab; its output (with per-task times) is appended to .cache/lab/playbooks.log."""
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_HOST_KEY_CHECKING="False",
+               ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks")
     cmd = [PLAYBOOK, "-i", str(INVENTORY), *args]
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    with (CACHE / "playbooks.log").open("a") as log:
+        log.write("\n===== %s (rc %d)\n%s%s" % (" ".join(args), result.returncode, result.stdout, result.stderr))
+    return result
 
 
 def recap(stdout):
@@ -109,6 +114,7 @@ def lab():
         pytest.skip("ansible-playbook not installed (make bootstrap)")
     CACHE.mkdir(parents=True, exist_ok=True)
     TIMINGS.write_text("")
+    (CACHE / "playbooks.log").write_text("")
     lab = Lab()
     reuse = os.environ.get("LAB_REUSE") == "1"
     if not reuse:
