@@ -272,7 +272,7 @@ def test_ext4_refuses_a_guest_exported_without_root_squash(tmp_path, monkeypatch
         in result.stdout, result.stdout
     assert not (nfs / "data").exists() and not (tmp_path / "etc" / "exports.d").exists()
     # The same guests, db1 with root squash, pass on ext4.
-    squashed = dict(GUESTS, db1=dict(GUESTS["db1"], xen_guest_data=dict(GUESTS["db1"]["xen_guest_data"],
-                                                                         root_squash=True)))
+    db1_data = dict(GUESTS["db1"]["xen_guest_data"], root_squash=True)
+    squashed = dict(GUESTS, db1=dict(GUESTS["db1"], xen_guest_data=db1_data))
     assert run(tmp_path, squashed, filer_linux_apply_quotas=True,
                filer_linux_quota_mount=str(nfs)).returncode == 0
