@@ -242,8 +242,9 @@ def rebalance_check(guests, hosts, facts, tolerate=1, overhead=True, max_moves=N
     if left and len(moves) < limit:
         problems.extend("guest %s: %s" % (name, why.get(name, "cannot move")) for name in left)
     result.update(ok=not problems, problems=problems, moves=moves, left=left)
-    result["lines"] = ["%d. %s: %s -> %s (%d MiB; after it %s)" % (i, m["guest"], m["from"], m["to"], m["memory_mb"],
-                                                                    m["proof"]) for i, m in enumerate(moves, 1)]
+    result["lines"] = ["%d. %s: %s -> %s (%d MiB; after it %s)"
+                       % (i, m["guest"], m["from"], m["to"], m["memory_mb"], m["proof"])
+                       for i, m in enumerate(moves, 1)]
     if not moves:
         result["lines"] = ["every running guest is on its planned host: nothing to move"] if not left else []
     if left and len(moves) >= limit:

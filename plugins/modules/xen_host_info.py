@@ -30,7 +30,7 @@ attributes:
     support: none
 notes:
   - Domains whose config libxl cannot retrieve are missing from C(xl list -l); they are still listed
-    (from C(xl list)) with RV(xen.domains[].type) null.
+    (from C(xl list)) with their C(type) null.
 seealso:
   - name: xl(1)
     description: The Xen 4.17 xl reference (info, list).

@@ -196,8 +196,8 @@ class XlDomain:
             except xlutil.XlParseError as exc:
                 err = str(exc)
         if required:
-            self.fail("%s: xl list failed (rc=%s) while managing guest %s: %s" % (self.host, rc, self.name,
-                                                                                   err.strip()),
+            self.fail("%s: xl list failed (rc=%s) while managing guest %s: %s"
+                      % (self.host, rc, self.name, err.strip()),
                       rc=rc, stdout=out, stderr=err)
         return None
 
@@ -228,8 +228,8 @@ class XlDomain:
     def main(self):
         self.xl = self.module.get_bin_path("xl")
         if not self.xl:
-            self.fail("%s: xl is not installed (no xl in PATH or sbin); cannot manage guest %s" % (self.host,
-                                                                                                  self.name))
+            self.fail("%s: xl is not installed (no xl in PATH or sbin); cannot manage guest %s"
+                      % (self.host, self.name))
         problem = xlutil.dom0_problem(CAPABILITIES)
         if problem:
             self.fail("%s is not a Xen dom0 (%s); cannot manage guest %s" % (self.host, problem, self.name))
@@ -296,8 +296,8 @@ class XlDomain:
                 why = "did not shut down within %s s" % timeout if rc == 124 else "xl shutdown exited %s" % rc
                 self.fail("%s %s on %s (it is %s); force: true would destroy it: %s" % (
                     self.name, why, self.host, after, (err or out).strip()), rc=rc, stdout=out, stderr=err)
-            self.module.warn("%s did not shut down within %s s on %s; destroying it (force)" % (self.name, timeout,
-                                                                                                 self.host))
+            self.module.warn("%s did not shut down within %s s on %s; destroying it (force)"
+                             % (self.name, timeout, self.host))
         rc, out, err = self.run(destroy)
         after = xlutil.run_state(xlutil.find(self.local(), self.name))
         self.result["state_after"] = after
@@ -312,8 +312,8 @@ class XlDomain:
             self.fail("%s: target %s is this host; cannot migrate guest %s to itself" % (self.host, target, self.name))
         self.ssh = self.module.get_bin_path("ssh")
         if not self.ssh:
-            self.fail("%s: ssh is not installed; cannot check or migrate guest %s to %s" % (self.host, self.name,
-                                                                                           target))
+            self.fail("%s: ssh is not installed; cannot check or migrate guest %s to %s"
+                      % (self.host, self.name, target))
         self.leftovers(domains, self.host)
         peer, err = self.remote()
         if peer is None:
@@ -329,8 +329,8 @@ class XlDomain:
             if there:
                 self.fail("%s does not run on %s, and on %s it is %s; check it by hand" % (
                     self.name, self.host, target, ", ".join("%s (%s)" % (d["name"], d["state"]) for d in there)))
-            self.fail("%s runs on neither %s nor %s; start it with state=running first" % (self.name, self.host,
-                                                                                            target))
+            self.fail("%s runs on neither %s nor %s; start it with state=running first"
+                      % (self.name, self.host, target))
         if there:
             self.fail("%s runs on %s and ALSO exists on %s (%s); not migrating - check both ends by hand" % (
                 self.name, self.host, target, ", ".join("%s %s" % (d["name"], d["state"]) for d in there)),

@@ -248,7 +248,7 @@ def test_plain_xl_list_refuses_what_it_cannot_read(text):
 def test_xl_list_long_json():
     details = xl.parse_list_long(XL_LIST_L)
     assert details["Domain-0"] == dict(domid=0, type="pv", memory_mb=1024, max_memory_mb=1024, max_vcpus=None,
-                                      bridges=[], cpuid_masked=False)
+                                       bridges=[], cpuid_masked=False)
     # c_info.domid is libxl's "any" (4294967295); the top-level domid is the real one
     assert details["g3"] == dict(domid=1, type="pvh", memory_mb=128, max_memory_mb=128, max_vcpus=1,
                                  bridges=["xenbr0"], cpuid_masked=False)
