@@ -58,7 +58,8 @@ def test_evacuation_that_cannot_fit_is_refused_and_moves_nothing(lab):
     result = playbook("evacuate.yml", "-e", "host=blade2", "-e", "xen_guest_memory=300")
     assert result.returncode != 0
     assert "evacuation of blade2 refused, nothing moved" in result.stdout, result.stdout[-4000:]
-    assert re.search(r"guest g\d: .*cannot leave blade2", result.stdout), result.stdout[-4000:]
+    assert re.search(r"guest g\d cannot leave blade2: no active host can take it: needs \d+ MiB, blade1 has "
+                     r"\d+ MiB free", result.stdout), result.stdout[-4000:]
     assert assert_each_runs_once(lab) == before
 
 
