@@ -48,6 +48,11 @@ def live_placement(facts, known):
     }
 
 
+def _migrating_problems(migrating):
+    return ["host %s: an xl migration is still running (%s); wait for it to end, then re-run"
+            % (host, "; ".join(lines)) for host, lines in sorted((migrating or {}).items()) if lines]
+
+
 def _caps_cover(target_caps, source_caps):
     """True when every CPU feature bit of ``source_caps`` is set in ``target_caps`` (xl info hw_caps)."""
     try:
@@ -61,7 +66,7 @@ def _caps_cover(target_caps, source_caps):
 
 
 def evacuation_check(guests, hosts, drain, facts, tolerate=1, overhead=True, cpuid_masked=None, bridges=None,
-                     guest_bridges=None, image_store=None, ssh_ok=None, dead=False):
+                     guest_bridges=None, image_store=None, ssh_ok=None, dead=False, migrating=None):
     """Plan draining ``drain`` from live state and check everything a move needs before the first one.
 
     ``guests`` and ``hosts`` are the inventory's model (``cluster_model``); where guests run comes from
@@ -69,7 +74,8 @@ def evacuation_check(guests, hosts, drain, facts, tolerate=1, overhead=True, cpu
     (bridge names present), ``image_store`` (True when the shared image store is mounted) and
     ``ssh_ok`` ({target: bool}: the drained host reaches it over ssh without a password).
     ``cpuid_masked`` lists guests whose config carries a common CPUID mask; ``guest_bridges`` gives
-    each guest's bridges ({guest: [names]}).
+    each guest's bridges ({guest: [names]}). ``migrating`` ({host: [process lines]}) lists ``xl migrate``
+    processes still running (an interrupted run's jobs): nothing moves until they end.
 
     ``dead``: ``drain`` has failed and is fenced (failover.yml). Its guests are taken to be every
     inventory guest that runs on no other host (site.yml runs every guest), and they are restarted,
@@ -102,6 +108,7 @@ def evacuation_check(guests, hosts, drain, facts, tolerate=1, overhead=True, cpu
     for g, on in sorted(live["twice"].items()):
         problems.append("guest %s: runs on %s at once; stop the extra copy before anything moves"
                         % (g, " and ".join(on)))
+    problems.extend(_migrating_problems(migrating))
     for t in live["transient"]:
         problems.append("host %s: domain %s is left from an unfinished xl migrate; check which copy is "
                         "current, destroy the other, then re-run" % (t["host"], t["domain"]))
@@ -166,7 +173,8 @@ def evacuation_check(guests, hosts, drain, facts, tolerate=1, overhead=True, cpu
     return {"ok": not problems, "problems": problems, "moves": moves, "lines": lines, "live": live, "plan": plan}
 
 
-def rebalance_check(guests, hosts, facts, tolerate=1, overhead=True, max_moves=None, strategy="spread"):
+def rebalance_check(guests, hosts, facts, tolerate=1, overhead=True, max_moves=None, strategy="spread",
+                    migrating=None):
     """Moves that bring the running guests back to the planned placement, fewest first.
 
     The planned placement is the engine's placement of the inventory (what plan.yml and site.yml compute). Only
@@ -192,6 +200,7 @@ def rebalance_check(guests, hosts, facts, tolerate=1, overhead=True, max_moves=N
     for g, on in sorted(live["twice"].items()):
         problems.append("guest %s: runs on %s at once; stop the extra copy before anything moves"
                         % (g, " and ".join(on)))
+    problems.extend(_migrating_problems(migrating))
     for t in live["transient"]:
         problems.append("host %s: domain %s is left from an unfinished xl migrate" % (t["host"], t["domain"]))
     # Exactly what plan.yml / site.yml plan from the inventory.

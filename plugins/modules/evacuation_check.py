@@ -76,6 +76,10 @@ options:
         state can still be read is refused.
     type: bool
     default: false
+  migrating:
+    description: C(xl migrate) processes still running on each host (host name to a list of process lines);
+      any at all stops the plan.
+    type: dict
   enforce:
     description: Fail when a check fails. With V(false) the result is returned with RV(ok=false).
     type: bool
@@ -153,6 +157,7 @@ def main():
             image_store=dict(type="dict"),
             ssh_ok=dict(type="dict"),
             dead=dict(type="bool", default=False),
+            migrating=dict(type="dict"),
             enforce=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
@@ -162,7 +167,8 @@ def main():
         result = live.evacuation_check(p["guests"], p["hosts"], p["drain"], p["facts"], tolerate=p["tolerate"],
                                        overhead=p["overhead"], cpuid_masked=p["cpuid_masked"],
                                        bridges=p["bridges"], guest_bridges=p["guest_bridges"],
-                                       image_store=p["image_store"], ssh_ok=p["ssh_ok"], dead=p["dead"])
+                                       image_store=p["image_store"], ssh_ok=p["ssh_ok"], dead=p["dead"],
+                                       migrating=p["migrating"])
     except ModelError as exc:
         module.fail_json(msg="invalid cluster model: %s" % exc, errors=exc.errors)
     if result["ok"] or not p["enforce"]:

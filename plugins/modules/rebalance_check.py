@@ -52,6 +52,10 @@ options:
   max_moves:
     description: Most moves to plan; null for no limit.
     type: int
+  migrating:
+    description: C(xl migrate) processes still running on each host (host name to a list of process lines);
+      any at all stops the plan.
+    type: dict
   enforce:
     description: Fail when the moves cannot reach the plan (within O(max_moves)). With V(false) the result is
       returned with RV(ok=false).
@@ -130,6 +134,7 @@ def main():
             overhead=dict(type="bool", default=True),
             strategy=dict(type="str", choices=["spread", "pack"], default="spread"),
             max_moves=dict(type="int"),
+            migrating=dict(type="dict"),
             enforce=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
@@ -137,7 +142,8 @@ def main():
     p = module.params
     try:
         result = live.rebalance_check(p["guests"], p["hosts"], p["facts"], tolerate=p["tolerate"],
-                                      overhead=p["overhead"], max_moves=p["max_moves"], strategy=p["strategy"])
+                                      overhead=p["overhead"], max_moves=p["max_moves"], strategy=p["strategy"],
+                                      migrating=p["migrating"])
     except ModelError as exc:
         module.fail_json(msg="invalid cluster model: %s" % exc, errors=exc.errors)
     if result["ok"] or not p["enforce"]:

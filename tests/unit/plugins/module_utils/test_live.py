@@ -184,3 +184,15 @@ def test_rebalance_waits_for_room_and_refuses_when_stuck():
 
 
 GUESTS_NAMES = [g["name"] for g in GUESTS]
+
+
+def test_running_migrations_stop_every_plan():
+    from ansible_collections.consolidation.xen.plugins.module_utils.live import rebalance_check
+
+    facts = {"blade1": xen("g1"), "blade2": xen("g2"), "blade3": xen()}
+    busy = {"blade1": [], "blade2": ["4242 xl migrate g2 blade3"]}
+    for result in (evacuation_check(GUESTS, HOSTS, "blade2", facts, migrating=busy),
+                   rebalance_check(GUESTS, HOSTS, facts, migrating=busy)):
+        assert not result["ok"]
+        assert "host blade2: an xl migration is still running (4242 xl migrate g2 blade3); wait for it to end, " \
+               "then re-run" in result["problems"]
