@@ -141,8 +141,8 @@ def test_an_interrupted_evacuation_completes_on_rerun_without_double_start(lab):
         placement, leftovers = where(lab)
         twice = {g: on for g, on in placement.items() if len(on) > 1}
         assert twice == {}, "running twice: %s" % twice
-        busy = [b for b in lab.blades if lab.ssh(b, "pgrep -f '^xl (migrate|migrate-receive)( |$)|AnsiballZ_[x]l_domain'",
-                                                  check=False).returncode == 0]
+        probe = "pgrep -f '^xl (migrate|migrate-receive)( |$)|AnsiballZ_[x]l_domain'"
+        busy = [b for b in lab.blades if lab.ssh(b, probe, check=False).returncode == 0]
         if not leftovers and not busy:
             break
         assert time.monotonic() < settle, "migrations did not settle: %s %s" % (leftovers, busy)
