@@ -178,7 +178,7 @@ with open(os.environ["FAKE_XFS_LOG"], "a") as log:
     log.write(" ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]) + "\\n")
 tool, args = os.path.basename(sys.argv[0]), sys.argv[1:]
 if tool == "findmnt":
-    print(os.environ.get("FAKE_FSTYPE", "xfs") + "    rw,relatime,prjquota")
+    print(os.environ["FAKE_FSTYPE"] + "    rw,relatime,prjquota")
 elif tool == "xfs_io":
     print("projid = %d" % state["projid"].get(args[-1], 0))
 else:
@@ -206,7 +206,9 @@ json.dump(state, open(state_file, "w"))
 '''
 
 
-def test_quota_commands_set_only_what_differs(tmp_path, monkeypatch):
+def fake_quota_tools(tmp_path, monkeypatch, fstype="xfs"):
+    """Put the stand-ins for findmnt, xfs_io and xfs_quota first on PATH (findmnt reports
+    ``fstype``); returns the log of their calls."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in ("findmnt", "xfs_io", "xfs_quota"):
@@ -216,6 +218,12 @@ def test_quota_commands_set_only_what_differs(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", "%s:%s" % (bin_dir, os.environ["PATH"]))
     monkeypatch.setenv("FAKE_XFS_STATE", str(tmp_path / "xfs.json"))
     monkeypatch.setenv("FAKE_XFS_LOG", str(log))
+    monkeypatch.setenv("FAKE_FSTYPE", fstype)
+    return log
+
+
+def test_quota_commands_set_only_what_differs(tmp_path, monkeypatch):
+    log = fake_quota_tools(tmp_path, monkeypatch)
     nfs = tmp_path / "srv" / "nfs"
     quota_vars = {"filer_linux_apply_quotas": True, "filer_linux_quota_mount": str(nfs)}
 
@@ -256,15 +264,7 @@ def test_quotas_refuse_a_filesystem_without_project_quotas(tmp_path):
 def test_ext4_refuses_a_guest_exported_without_root_squash(tmp_path, monkeypatch):
     # On ext4 a client's root (no_root_squash) is exempt from project quotas: refused, by name,
     # before any directory or export is written.
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for tool in ("findmnt", "xfs_io", "xfs_quota"):
-        (bin_dir / tool).write_text(FAKE_TOOL.format(python=sys.executable))
-        (bin_dir / tool).chmod(0o755)
-    monkeypatch.setenv("PATH", "%s:%s" % (bin_dir, os.environ["PATH"]))
-    monkeypatch.setenv("FAKE_XFS_STATE", str(tmp_path / "xfs.json"))
-    monkeypatch.setenv("FAKE_XFS_LOG", str(tmp_path / "tools.log"))
-    monkeypatch.setenv("FAKE_FSTYPE", "ext4")
+    fake_quota_tools(tmp_path, monkeypatch, fstype="ext4")
     nfs = tmp_path / "srv" / "nfs"
     result = run(tmp_path, GUESTS, filer_linux_apply_quotas=True, filer_linux_quota_mount=str(nfs))
     assert result.returncode != 0
