@@ -20,6 +20,7 @@ Formats (checked against Debian 12's Xen 4.17.7 and ``tools/xl/xl_info.c``):
 from __future__ import annotations
 
 import json
+import os
 import re
 
 CAPABILITIES = "/proc/xen/capabilities"
@@ -253,3 +254,77 @@ def migration_outcome(rc, source_has_domain, target_has_domain, name="the guest"
         return "still_on_source", msg
     return "lost", "%s: %s and the guest runs on neither %s nor %s; it is LOST and must be started again" % (
         name, how, source, target)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The rest of a dom0's live state that evacuate.yml, rebalance.yml and failover.yml check, read from
+# /sys and /proc (paths are arguments, so tests can point them at directories of their own).
+
+SYS_NET = "/sys/class/net"
+PROC = "/proc"
+
+# A migration still running here: the sending `xl migrate` (as xl or /usr/lib/xen-4.17/bin/xl; the
+# receiving `xl migrate-receive` stays on as the domain's monitor after the move, and is no migration),
+# or an xl_domain job (an async job of a killed ansible-playbook may not have started xl migrate yet).
+MIGRATION = re.compile(r"(^|/)xl migrate |AnsiballZ_xl_domain")
+
+
+def bridges(sys_net=SYS_NET):
+    """The names of this host's bridge interfaces (those with a ``bridge`` directory in sysfs), sorted."""
+    try:
+        names = os.listdir(sys_net)
+    except OSError:
+        return []
+    return sorted(n for n in names if os.path.isdir(os.path.join(sys_net, n, "bridge")))
+
+
+def migrations(proc=PROC, own_pid=None):
+    """Command lines (arguments joined by spaces, as ``pgrep -f`` matches them) of the processes that are
+    migrations still running here (MIGRATION), in pid order. Processes that end while read are skipped."""
+    found = []
+    try:
+        pids = sorted(int(p) for p in os.listdir(proc) if p.isdigit())
+    except OSError:
+        return found
+    for pid in pids:
+        if pid == own_pid:
+            continue
+        try:
+            with open(os.path.join(proc, str(pid), "cmdline"), "rb") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        line = raw.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
+        if line and MIGRATION.search(line):
+            found.append("%d %s" % (pid, line))
+    return found
+
+
+def _unescape_mount(path):
+    # /proc/*/mountinfo writes space, tab, newline and backslash as octal escapes (\040 ...).
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), path)
+
+
+def mount_fstype(mountinfo_text, path):
+    """The filesystem type mounted at ``path`` (the top one where mounts are stacked), or None.
+
+    ``mountinfo_text`` is /proc/self/mountinfo: ``ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] -
+    FSTYPE SOURCE SUPEROPTIONS``."""
+    want = os.path.normpath(path)
+    fstype = None
+    for line in mountinfo_text.splitlines():
+        fields = line.split()
+        if len(fields) < 7 or "-" not in fields[6:]:
+            continue
+        sep = fields.index("-", 6)
+        if sep + 1 < len(fields) and os.path.normpath(_unescape_mount(fields[4])) == want:
+            fstype = fields[sep + 1]
+    return fstype
+
+
+def entries(directory):
+    """The names in ``directory`` (sorted), or None when it does not exist."""
+    try:
+        return sorted(os.listdir(directory))
+    except FileNotFoundError:
+        return None

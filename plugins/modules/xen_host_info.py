@@ -15,12 +15,24 @@ description:
   - RV(xen.can_live_migrate_pv) is true only when Xen reports C(shadow) in C(virt_caps). Debian's Xen 4.17
     is built without shadow paging, so PV guests cannot be live-migrated there (PVH and HVM guests use
     HAP and can).
+  - Also returns, in RV(live), what a live migration onto or off this host depends on - its bridges, the
+    filesystem mounted at each of O(mount_points) (the shared image store), the entries of O(autostart_dir)
+    and any C(xl migrate) (or C(consolidation.xen.xl_domain) job) still running - so that one task reads a
+    host's whole live state.
   - Read-only; it changes nothing, so it runs the same in check mode.
   - Fails, naming the host, when C(xl) is not installed or the host is not a Xen dom0
     (C(/proc/xen/capabilities) lacks C(control_d)).
 author:
   - consolidation.xen maintainers (@consolidation-xen)
-options: {}
+options:
+  mount_points:
+    description: Paths whose mounted filesystem type to report in RV(live.mounts) (for example the image store).
+    type: list
+    elements: path
+    default: []
+  autostart_dir:
+    description: A directory (xendomains' autostart directory) whose entries to list in RV(live.autostart).
+    type: path
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -42,6 +54,12 @@ EXAMPLES = r"""
 - name: Read the hypervisor and its guests
   consolidation.xen.xen_host_info:
   register: xen_host
+
+- name: Read the live state an evacuation checks, too
+  consolidation.xen.xen_host_info:
+    mount_points: [/srv/xen/images]
+    autostart_dir: /etc/xen/auto
+  register: xen_live
 
 - name: Refuse PV guests where they cannot be live-migrated
   ansible.builtin.assert:
@@ -110,8 +128,36 @@ xen:
     info:
       description: Every field of C(xl info), parsed (whole numbers as int, C(virt_caps) as a list).
       type: dict
+live:
+  description: The rest of the host's live state that moving guests onto or off it depends on.
+  returned: success
+  type: dict
+  contains:
+    bridges:
+      description: The names of the host's bridge interfaces, sorted.
+      type: list
+      elements: str
+      sample: [xenbr0]
+    mounts:
+      description: Each of O(mount_points) with the filesystem type mounted there (the top one), or null when
+        nothing is mounted there.
+      type: dict
+      sample: {/srv/xen/images: nfs4}
+    autostart:
+      description: The entries of O(autostart_dir), sorted; null when it does not exist or was not asked for.
+      type: list
+      elements: str
+      sample: [g1.cfg, g3.cfg]
+    migrations:
+      description: Processes that are migrations still running here, as C(PID COMMAND LINE) - the sending
+        C(xl migrate) (not the receiving C(xl migrate-receive), which stays on as the domain's monitor) or a
+        C(consolidation.xen.xl_domain) job of an earlier run.
+      type: list
+      elements: str
+      sample: ["2315 /usr/lib/xen-4.17/bin/xl migrate g2 blade1"]
 """
 
+import os
 import platform
 
 from ansible.module_utils.basic import AnsibleModule
@@ -120,6 +166,9 @@ from ansible_collections.consolidation.xen.plugins.module_utils import xl as xlu
 
 # module-level, so unit tests can point it at a file of their own
 CAPABILITIES = xlutil.CAPABILITIES
+SYS_NET = xlutil.SYS_NET
+PROC = xlutil.PROC
+MOUNTINFO = "/proc/self/mountinfo"
 
 
 def _run(module, host, argv):
@@ -131,7 +180,9 @@ def _run(module, host, argv):
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=dict(mount_points=dict(type="list", elements="path", default=[]),
+                                              autostart_dir=dict(type="path")),
+                           supports_check_mode=True)
     host = platform.node()
     xl_bin = module.get_bin_path("xl")
     if not xl_bin:
@@ -167,7 +218,22 @@ def main():
         domains=[d for d in doms if d["domid"] != 0],
         info=info,
     )
-    module.exit_json(changed=False, xen=xen)
+    module.exit_json(changed=False, xen=xen, live=_live(module))
+
+
+def _live(module):
+    mounts = {}
+    if module.params["mount_points"]:
+        with open(MOUNTINFO) as f:
+            text = f.read()
+        mounts = {p: xlutil.mount_fstype(text, p) for p in module.params["mount_points"]}
+    autostart_dir = module.params["autostart_dir"]
+    return dict(
+        bridges=xlutil.bridges(SYS_NET),
+        mounts=mounts,
+        autostart=xlutil.entries(autostart_dir) if autostart_dir else None,
+        migrations=xlutil.migrations(PROC, own_pid=os.getpid()),
+    )
 
 
 if __name__ == "__main__":

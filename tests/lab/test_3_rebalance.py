@@ -1,4 +1,4 @@
-"""rebalance.yml on the lab: after the evacuations every guest runs on blade2; back to the plan."""
+"""rebalance.yml on the lab: after the evacuation every guest runs on blade1; back to the plan."""
 
 from __future__ import annotations
 

@@ -127,3 +127,56 @@ def test_sxp_output_fails_clearly(capsys, lab):
     set_outputs(lab, **{"list -l": [0, "(domain\n\t(domid 0)\n)\n"]})
     res = run(capsys)
     assert res["failed"] is True and "output_format" in res["msg"]
+
+
+def _fake_host(tmp_path, monkeypatch):
+    """A /sys/class/net, /proc and mountinfo of a dom0 mid-evacuation, as files under tmp_path."""
+    net = tmp_path / "net"
+    for name, bridge in (("eth1", False), ("xenbr0", True), ("vif1.0", False), ("lo", False)):
+        (net / name).mkdir(parents=True)
+        if bridge:
+            (net / name / "bridge").mkdir()
+    proc = tmp_path / "proc"
+    for pid, argv in ((1, ["/sbin/init"]), (2315, ["/usr/lib/xen-4.17/bin/xl", "migrate", "g2", "blade1"]),
+                      (2316, ["ssh", "blade1", "xl", "migrate-receive"]),
+                      (2400, ["/usr/lib/xen-4.17/bin/xl", "migrate-receive"]),
+                      (2500, ["/usr/bin/python3", "/root/.ansible/tmp/x/AnsiballZ_xl_domain.py"]),
+                      (2600, ["vim", "notes on xl migrate"])):
+        (proc / str(pid)).mkdir(parents=True)
+        (proc / str(pid) / "cmdline").write_bytes(b"\0".join(a.encode() for a in argv) + b"\0")
+    (proc / "self").mkdir()
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text(
+        "22 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n"
+        "40 22 0:35 / /srv/xen/images rw,relatime shared:20 - nfs4 10.77.0.2:/srv/nfs/xen_images rw,vers=4.2\n"
+        "41 22 0:36 / /mnt/with\\040space rw - tmpfs tmpfs rw\n")
+    auto = tmp_path / "auto"
+    auto.mkdir()
+    (auto / "g1.cfg").symlink_to("/etc/xen/domains/g1.cfg")
+    (auto / "g3.cfg").symlink_to("/etc/xen/domains/g3.cfg")
+    monkeypatch.setattr(xen_host_info, "SYS_NET", str(net))
+    monkeypatch.setattr(xen_host_info, "PROC", str(proc))
+    monkeypatch.setattr(xen_host_info, "MOUNTINFO", str(mountinfo))
+    return auto
+
+
+def test_live_state_bridges_mounts_autostart_and_running_migrations(capsys, lab, tmp_path, monkeypatch):
+    auto = _fake_host(tmp_path, monkeypatch)
+    res = run(capsys, {"mount_points": ["/srv/xen/images/", "/srv/other", "/mnt/with space"],
+                       "autostart_dir": str(auto)}, check=True)
+    live = res["live"]
+    assert live["bridges"] == ["xenbr0"]
+    assert live["mounts"] == {"/srv/xen/images/": "nfs4", "/srv/other": None, "/mnt/with space": "tmpfs"}
+    assert live["autostart"] == ["g1.cfg", "g3.cfg"]
+    # The sending xl and a leftover xl_domain job; not the receiving side, its ssh, or a mere mention.
+    assert live["migrations"] == ["2315 /usr/lib/xen-4.17/bin/xl migrate g2 blade1",
+                                  "2500 /usr/bin/python3 /root/.ansible/tmp/x/AnsiballZ_xl_domain.py"]
+    assert res["changed"] is False
+
+
+def test_live_state_without_options_and_a_missing_autostart_dir(capsys, lab, tmp_path, monkeypatch):
+    _fake_host(tmp_path, monkeypatch)
+    res = run(capsys)
+    assert res["live"]["mounts"] == {} and res["live"]["autostart"] is None
+    res = run(capsys, {"autostart_dir": str(tmp_path / "none")})
+    assert res["live"]["autostart"] is None and "failed" not in res
