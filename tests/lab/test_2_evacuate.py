@@ -150,8 +150,8 @@ def test_evacuate_interrupted_then_rerun_moves_every_guest_live_and_drains_the_h
     _settle(lab)
     midway = assert_each_runs_once(lab)
     _log("evacuate.yml -e host=blade2 killed during its first move: %s" % json.dumps(midway, sort_keys=True))
-    assert midway[first.group(1)] == "blade1", "the killed run's move of %s did not finish: %s" % (first.group(1),
-                                                                                               midway)
+    moved_alone = first.group(1)
+    assert midway[moved_alone] == "blade1", "the killed run's move of %s did not finish: %s" % (moved_alone, midway)
     assert "blade2" in midway.values(), "everything had moved before the kill: %s" % midway
     rerun = playbook("evacuate.yml", "-e", "host=blade2")
     seconds = time.monotonic() - t0
@@ -162,7 +162,7 @@ def test_evacuate_interrupted_then_rerun_moves_every_guest_live_and_drains_the_h
     for g in movers:
         s = stats[g]
         move = re.search(r"%s: blade2 -> blade1 in ([\d.]+) s" % g, rerun.stdout)
-        if g == first.group(1):
+        if g == moved_alone:
             assert not move, "the re-run moved %s again: %s" % (g, rerun.stdout[-3000:])
             how = "moved by the killed run's job"
         else:
