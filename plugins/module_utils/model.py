@@ -8,9 +8,14 @@ Every error names the guest or host and the field, and nothing is decided on bad
 
 from __future__ import annotations
 
-import math
-
-from ansible_collections.consolidation.xen.plugins.module_utils.units import SizeError, parse_size_mb
+from ansible_collections.consolidation.xen.plugins.module_utils.units import (
+    SizeError,
+    ValueTypeError,
+    parse_bool,
+    parse_number,
+    parse_size_mb,
+    parse_whole,
+)
 
 GUEST_TYPES = ("pv", "pvh", "hvm")
 DEFAULT_GUEST_TYPE = "pvh"
@@ -159,27 +164,19 @@ def _text(value):
 
 
 def _pos_int(value):
-    if isinstance(value, bool):
+    try:
+        return parse_whole(value)
+    except ValueTypeError:
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
 
 
 def _as_bool(value, default):
     if value is None:
         return default
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("yes", "true", "on", "1"):
-        return True
-    if isinstance(value, str) and value.strip().lower() in ("no", "false", "off", "0"):
-        return False
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    raise ValueError(value)
+    try:
+        return parse_bool(value)
+    except ValueTypeError:
+        raise ValueError(value) from None
 
 
 def _size(errors, where, field, value, allow_zero=False):
@@ -218,10 +215,8 @@ def _parse_host(raw, index, errors):
         ratio = DEFAULT_VCPU_RATIO
     else:
         try:
-            ratio = float(ratio)
-            if math.isnan(ratio) or math.isinf(ratio) or ratio <= 0:
-                raise ValueError(ratio)
-        except (TypeError, ValueError):
+            ratio = parse_number(ratio, minimum_exclusive=0)
+        except ValueTypeError:
             errors.append("%s: vcpu_ratio: must be a number > 0, got %r" % (where, raw.get("vcpu_ratio")))
     try:
         hap = _as_bool(raw.get("hap"), True)
