@@ -103,9 +103,14 @@ def check(inventory, playbook="site"):
         reasons = list(plan.get("reasons") or []) or ["the N-%d proof fails" % run["xen_tolerate"]]
         if run["xen_allow_degraded"] and not plan["unplaced"]:
             warnings.append("DEGRADED CLUSTER ACCEPTED (xen_allow_degraded): " + "; ".join(reasons))
+        elif playbook in LIVE_PLAYBOOKS:
+            # They act on a cluster that may already be degraded (a dead host, one to drain) and prove
+            # their own result from live state; refusing them here would block the way out.
+            warnings.append("the inventory's plan does not hold (%s); %s.yml goes on and proves its own moves "
+                            "from live state" % ("; ".join(reasons), playbook))
         else:
-            hint = ("" if plan["unplaced"] else
-                    " (-e xen_allow_degraded=true accepts a cluster that is not N-%d safe, loudly)" % run["xen_tolerate"])
+            hint = ("" if plan["unplaced"] else " (-e xen_allow_degraded=true accepts a cluster that is not N-%d "
+                                                "safe, loudly)" % run["xen_tolerate"])
             raise PreflightError(["plan: %s" % r for r in reasons] + ["plan: refused%s" % hint],
                                  report={"plan": plan, "table": table})
     return {
@@ -244,7 +249,9 @@ def _check_shared_disks(rendered, problems):
 
 
 def _check_filer(name, typed, host_names, guest_names, all_vars, problems):
-    pick = (lambda n, names: {v: all_vars.get(n, {}).get(v) for v in names if all_vars.get(n, {}).get(v) is not None})
+    def pick(n, names):
+        return {v: all_vars.get(n, {}).get(v) for v in names if all_vars.get(n, {}).get(v) is not None}
+
     host_vars = [pick(n, (filer.HOST_ADDRESS_VAR,)) for n in host_names]
     guest_vars = [pick(n, (filer.GUEST_ADDRESS_VAR, filer.GUEST_DATA_VAR)) for n in guest_names]
     try:

@@ -77,7 +77,8 @@ def test_the_example_inventory_plans_cleanly():
     groups = yaml.safe_load((root / "hosts.yml").read_text())["all"]["children"]
     filer = yaml.safe_load((root / "host_vars" / "fas2020c.yml").read_text())
     hosts = groups["xen_hosts"]["hosts"]
-    guests = {name: vars_ for child in groups["xen_guests"]["children"].values() for name, vars_ in child["hosts"].items()}
+    guests = {name: vars_ for child in groups["xen_guests"]["children"].values()
+              for name, vars_ in child["hosts"].items()}
     defaults = dict(DEFAULTS, files=filer["filer_files"], soft_quota=filer["filer_soft_quota"])
     result = filer_plan({**hosts, **guests}, list(hosts), list(guests), defaults)
     assert len(result["image"]["clients"]) == 4
