@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from ansible_collections.consolidation.xen.plugins.module_utils.failover import DEFAULT_MAX_SCENARIOS, check_failover
+from ansible_collections.consolidation.xen.plugins.module_utils.fit import FAIL_MEMORY, FAIL_PCPUS, FAIL_VCPUS
 from ansible_collections.consolidation.xen.plugins.module_utils.layout import Layout
 from ansible_collections.consolidation.xen.plugins.module_utils.model import ModelError, build_cluster, make_guest
 from ansible_collections.consolidation.xen.plugins.module_utils.placement import place
@@ -78,9 +79,9 @@ def _layout_from(cluster, assignments):
 
 
 def _why_full(layout, guest, active):
-    why = [layout.fits(guest, h) or "" for h in active]
-    if any(w.endswith("MiB free") for w in why):
+    modes = {layout.fail_mode(guest, h) for h in active}
+    if FAIL_MEMORY in modes:
         return "memory"
-    if any("vCPU" in w for w in why):
+    if FAIL_VCPUS in modes or FAIL_PCPUS in modes:
         return "vcpus"
     return "constraints"

@@ -122,8 +122,7 @@ def _order_moves(cluster, live, movers, assignments):
         pending.remove(pick)
         target = hosts[assignments[pick.name]]
         state.remove(pick)
-        reason = state.fits(pick, target, ignore_pin=True)
-        if reason is not None:
+        if not state.can_place(pick, target, ignore_pin=True):
             return None  # cannot happen: targets only gain, and the final state is valid
         state.place(pick, target)
         moves.append({"guest": pick.name, "from": pick.current_host, "to": target.name,

@@ -17,6 +17,8 @@ import heapq
 import itertools
 import math
 
+from ansible_collections.consolidation.xen.plugins.module_utils.fit import fail_mode, why_not
+
 DEFAULT_MAX_SCENARIOS = 5000
 EXACT_ITEMS = 12
 EXACT_BUDGET = 20000
@@ -40,34 +42,28 @@ class _Overlay:
     def free_vcpus(self, host):
         return host.vcpu_capacity - self.layout.used_vcpus[host.index] - self.vcpus.get(host.index, 0)
 
-    def why_not(self, guest, host):
-        h = host.index
-        need = guest.footprint(host)
-        free = self.free_mb(host)
-        if need > free:
-            return "needs %d MiB" % need, need - free
-        if guest.vcpus > host.cpus:
-            return "%d vCPUs > %d pCPUs" % (guest.vcpus, host.cpus), 0
-        if guest.vcpus > self.free_vcpus(host):
-            return "needs %d vCPUs" % guest.vcpus, 0
-        if guest.is_hvm and host.max_hvm is not None and self.layout.hvm[h] + self.hvm.get(h, 0) >= host.max_hvm:
-            return "max_hvm reached", 0
-        group = guest.anti_affinity
-        if group is not None and (group in self.layout.groups[h] or group in self.groups.get(h, ())):
-            return "anti_affinity group %s present" % group, 0
-        return None, 0
-
-    def fits(self, guest, host):
+    def _usage(self, host):
         h = host.index
         layout = self.layout
-        if guest.footprint(host) > host.capacity_mb - layout.used_mb[h] - self.mb.get(h, 0):
-            return False
-        if guest.vcpus > host.cpus or guest.vcpus > host.vcpu_capacity - layout.used_vcpus[h] - self.vcpus.get(h, 0):
-            return False
-        if guest.is_hvm and host.max_hvm is not None and layout.hvm[h] + self.hvm.get(h, 0) >= host.max_hvm:
-            return False
-        group = guest.anti_affinity
-        return group is None or (group not in layout.groups[h] and group not in self.groups.get(h, ()))
+        return (layout.used_mb[h] + self.mb.get(h, 0), layout.used_vcpus[h] + self.vcpus.get(h, 0),
+                layout.hvm[h] + self.hvm.get(h, 0), layout.groups[h], self.groups.get(h, ()))
+
+    def why_not(self, guest, host):
+        """Why ``guest`` cannot restart on ``host`` now, or None: the fit rule on layout + restarts.
+
+        A pin does not hold on restart: a movable pinned guest restarts elsewhere when its host fails
+        (README, ``xen_guest_host``).
+        """
+        used_mb, used_vcpus, hvm, groups, more_groups = self._usage(host)
+        return why_not(guest, host, used_mb, used_vcpus, hvm, groups, more_groups, True)
+
+    def fits(self, guest, host):
+        """``why_not(guest, host) is None``, without building the sentence (the greedy's hot path)."""
+        h = host.index
+        layout = self.layout
+        return fail_mode(guest, host, layout.used_mb[h] + self.mb.get(h, 0),
+                         layout.used_vcpus[h] + self.vcpus.get(h, 0), layout.hvm[h] + self.hvm.get(h, 0),
+                         layout.groups[h], self.groups.get(h, ()), True) is None
 
     def add(self, guest, host):
         h = host.index
@@ -232,7 +228,7 @@ def _shortfall(stranded, survivors, overlay):
         if not survivors:
             reasons[guest.name] = "no surviving active host"
             continue
-        blocks = ["%s: %s" % (h.name, overlay.why_not(guest, h)[0] or "room taken by other restarts")
+        blocks = [overlay.why_not(guest, h) or "host %s: room taken by other restarts" % h.name
                   for h in survivors]
         if len(blocks) > 4:
             blocks = blocks[:4] + ["%d more" % (len(blocks) - 4)]

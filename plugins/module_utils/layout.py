@@ -4,13 +4,15 @@
 
 from __future__ import annotations
 
+from ansible_collections.consolidation.xen.plugins.module_utils.fit import fail_mode, why_not
+
 
 class Layout:
     """Where each guest runs, and what that uses on every host.
 
-    ``host_of[g.index]`` is a host index or -1. Hard constraints checked by :meth:`fits`: memory
-    (footprint with Xen overhead), vCPUs (``cpus * vcpu_ratio``), pCPUs per guest, ``max_hvm``,
-    one member per anti-affinity group per host, pins, and host state.
+    ``host_of[g.index]`` is a host index or -1. Whether a guest may go onto a host is the one fit
+    rule (:mod:`fit`) on this layout's usage: :meth:`can_place` asks yes or no, :meth:`why_not`
+    for the reason.
     """
 
     __slots__ = ("cluster", "host_of", "used_mb", "used_vcpus", "hvm", "groups", "members")
@@ -42,38 +44,23 @@ class Layout:
     def free_vcpus(self, host):
         return host.vcpu_capacity - self.used_vcpus[host.index]
 
-    def fits(self, guest, host, ignore_pin=False):
-        """Why ``guest`` cannot go onto ``host`` now (a short reason), or None if it can."""
+    def fail_mode(self, guest, host, ignore_pin=False):
+        """The first constraint ``guest`` breaks on ``host`` now (see :func:`fit.fail_mode`), or None."""
         h = host.index
-        if not host.active:
-            return "host %s is %s" % (host.name, host.state)
-        if not ignore_pin and guest.pin is not None and guest.pin != host.name:
-            return "pinned to %s" % guest.pin
-        need = guest.footprint(host)
-        if need > host.capacity_mb - self.used_mb[h]:
-            return "needs %d MiB, %s has %d MiB free" % (need, host.name, host.capacity_mb - self.used_mb[h])
-        if guest.vcpus > host.cpus:
-            return "%d vCPUs > %d pCPUs on %s" % (guest.vcpus, host.cpus, host.name)
-        if guest.vcpus > host.vcpu_capacity - self.used_vcpus[h]:
-            return "needs %d vCPUs, %s has %d free" % (guest.vcpus, host.name,
-                                                       host.vcpu_capacity - self.used_vcpus[h])
-        if guest.is_hvm and host.max_hvm is not None and self.hvm[h] >= host.max_hvm:
-            return "%s already runs max_hvm=%d HVM guests" % (host.name, host.max_hvm)
-        if guest.anti_affinity is not None and guest.anti_affinity in self.groups[h]:
-            return "anti_affinity group %s already on %s" % (guest.anti_affinity, host.name)
-        return None
+        return fail_mode(guest, host, self.used_mb[h], self.used_vcpus[h], self.hvm[h], self.groups[h], (),
+                         ignore_pin)
+
+    def why_not(self, guest, host, ignore_pin=False):
+        """Why ``guest`` cannot go onto ``host`` now (naming guest, host, resource, shortfall), or None."""
+        h = host.index
+        return why_not(guest, host, self.used_mb[h], self.used_vcpus[h], self.hvm[h], self.groups[h], (),
+                       ignore_pin)
 
     def can_place(self, guest, host, ignore_pin=False):
+        """True when ``guest`` can go onto ``host`` now: :meth:`why_not` is None (the same rule)."""
         h = host.index
-        if not host.active or (not ignore_pin and guest.pin is not None and guest.pin != host.name):
-            return False
-        if guest.footprint(host) > host.capacity_mb - self.used_mb[h]:
-            return False
-        if guest.vcpus > host.cpus or guest.vcpus > host.vcpu_capacity - self.used_vcpus[h]:
-            return False
-        if guest.is_hvm and host.max_hvm is not None and self.hvm[h] >= host.max_hvm:
-            return False
-        return guest.anti_affinity is None or guest.anti_affinity not in self.groups[h]
+        return fail_mode(guest, host, self.used_mb[h], self.used_vcpus[h], self.hvm[h], self.groups[h], (),
+                         ignore_pin) is None
 
     def place(self, guest, host):
         h = host.index

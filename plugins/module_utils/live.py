@@ -230,7 +230,7 @@ def rebalance_check(guests, hosts, facts, tolerate=1, overhead=True, max_moves=N
             target = cluster.host_by_name[planned[g.name]]
             trial = layout.copy()
             trial.remove(g)
-            reason = trial.fits(g, target, ignore_pin=True)
+            reason = trial.why_not(g, target, ignore_pin=True)
             if reason is not None:
                 why[g.name] = "does not fit on %s yet: %s" % (target.name, reason)
                 continue

@@ -8,6 +8,7 @@ Every error names the guest or host and the field, and nothing is decided on bad
 
 from __future__ import annotations
 
+from ansible_collections.consolidation.xen.plugins.module_utils.fit import fail_mode, why_not
 from ansible_collections.consolidation.xen.plugins.module_utils.units import (
     SizeError,
     ValueTypeError,
@@ -147,16 +148,12 @@ class Cluster:
         self.active_hosts = [h for h in hosts if h.active]
 
     def eligible(self, guest, host):
-        """Static eligibility: active, big enough alone, enough pCPUs, pin honoured."""
-        if not host.active:
-            return False
-        if guest.pin is not None and guest.pin != host.name:
-            return False
-        if guest.vcpus > host.cpus or guest.vcpus > host.vcpu_capacity:
-            return False
-        if host.max_hvm is not None and guest.is_hvm and host.max_hvm < 1:
-            return False
-        return guest.footprint(host) <= host.capacity_mb
+        """Static eligibility: ``guest`` fits on ``host`` alone (the fit rule with nothing used yet)."""
+        return fail_mode(guest, host, 0, 0, 0) is None
+
+    def why_not(self, guest, host):
+        """Why ``guest`` cannot run on ``host`` even alone, or None (the same rule as :meth:`eligible`)."""
+        return why_not(guest, host, 0, 0, 0)
 
 
 def _text(value):
@@ -351,13 +348,13 @@ def _check_references(cluster, errors):
                 continue
             if not cluster.eligible(g, host):
                 errors.append("%s: host: pinned to %r, which cannot hold it (%s)"
-                              % (where, g.pin, _why_not(g, host)))
+                              % (where, g.pin, cluster.why_not(g, host)))
                 continue
         if g.current_host is not None and g.current_host not in by_name:
             errors.append("%s: current_host: unknown host %r" % (where, g.current_host))
         if active and not any(cluster.eligible(g, h) for h in active):
             biggest = max(active, key=lambda h: h.capacity_mb)
-            errors.append("%s: larger than any active host: %s" % (where, _why_not(g, biggest)))
+            errors.append("%s: larger than any active host: %s" % (where, cluster.why_not(g, biggest)))
     groups = {}
     for g in cluster.guests:
         if g.anti_affinity is not None:
@@ -381,17 +378,3 @@ def _check_references(cluster, errors):
         if len(hvm) > room:
             errors.append("max_hvm: %d HVM guests but the active hosts allow at most %d in all (%s)"
                           % (len(hvm), room, ", ".join("%s=%d" % (h.name, h.max_hvm) for h in active)))
-
-
-def _why_not(guest, host):
-    need = guest.footprint(host)
-    if need > host.capacity_mb:
-        return "needs %d MiB with Xen overhead, host %r has %d MiB for guests (%d physical - %d dom0 - %d Xen)" % (
-            need, host.name, host.capacity_mb, host.memory_mb, host.dom0_memory_mb, host.xen_reserve_mb)
-    if guest.vcpus > host.cpus:
-        return "%d vCPUs, host %r has %d pCPUs" % (guest.vcpus, host.name, host.cpus)
-    if guest.vcpus > host.vcpu_capacity:
-        return "%d vCPUs, host %r allows %d" % (guest.vcpus, host.name, host.vcpu_capacity)
-    if guest.is_hvm and host.max_hvm is not None and host.max_hvm < 1:
-        return "HVM guest, host %r has max_hvm 0" % host.name
-    return "not eligible"

@@ -58,8 +58,8 @@ def _unplaced_reason(layout, guest):
     hosts = layout.cluster.hosts
     if guest.pin is not None:
         host = layout.cluster.host_by_name[guest.pin]
-        return "pinned to %s: %s" % (host.name, layout.fits(guest, host) or "no room")
-    why = [layout.fits(guest, h) for h in hosts if h.active]
+        return "pinned to %s: %s" % (host.name, layout.why_not(guest, host) or "no room")
+    why = [layout.why_not(guest, h) for h in hosts if h.active]
     why = [w for w in why if w]
     if len(why) > 4:
         why = why[:4] + ["%d more hosts" % (len(why) - 4)]

@@ -25,7 +25,7 @@ def replay(guests, hosts, moves):
         assert cluster.hosts[layout.host_of[g.index]].name == move["from"]
         layout.remove(g)
         target = cluster.host_by_name[move["to"]]
-        assert layout.fits(g, target, ignore_pin=True) is None, move
+        assert layout.why_not(g, target, ignore_pin=True) is None, move
         layout.place(g, target)
     return layout
 

@@ -138,7 +138,7 @@ def test_evacuation_moves_are_valid_in_sequence(case, data):
         layout.remove(g)
         target = cluster.host_by_name[move["to"]]
         assert move["to"] != drain
-        assert layout.fits(g, target, ignore_pin=True) is None
+        assert layout.why_not(g, target, ignore_pin=True) is None
         layout.place(g, target)
     if plan["ok"]:
         assert {m["guest"] for m in plan["moves"]} == on_drain
