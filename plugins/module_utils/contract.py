@@ -66,7 +66,7 @@ class Var:
         self.default = default
         self.unit = unit
         self.keys = dict(keys or {})
-        self.consumers = tuple(sorted(set(consumers) | set(self.keys)))
+        self.consumers = tuple(sorted(set(consumers) | set(self.keys) | set(playbooks or ())))
         self.choices = tuple(choices) if choices else None
         self.minimum = minimum
         self.maximum = maximum

@@ -55,7 +55,19 @@ def test_cluster_model_reads_only_xen_vars():
         "web1": {"xen_guest_memory": "1G", "xen_guest_type": "hvm", "ansible_host": "192.0.2.10"},
     }
     model = FILTERS["cluster_model"](hostvars, ["blade1"], ["web1"])
+    # typed through the inventory contract: sizes in MiB, defaults filled in, nothing else read
     assert model == {
-        "hosts": [{"name": "blade1", "memory_mb": "16G", "cpus": 8, "dom0_memory_mb": "1G"}],
-        "guests": [{"name": "web1", "memory_mb": "1G", "type": "hvm"}],
+        "hosts": [{"name": "blade1", "memory_mb": 16384, "cpus": 8, "dom0_memory_mb": 1024, "state": "active",
+                   "vcpu_ratio": 4, "hap": True}],
+        "guests": [{"name": "web1", "memory_mb": 1024, "type": "hvm", "vcpus": 1, "movable": True}],
     }
+
+
+def test_cluster_model_refuses_what_the_contract_refuses():
+    hostvars = {"blade1": {"xen_host_memory": "16GB", "xen_host_cpus": "\u0668", "xen_host_dom0_memory": "1G"},
+                "web1": {"xen_guest_memory": 1.5}}
+    with pytest.raises(AnsibleFilterError) as err:
+        FILTERS["cluster_model"](hostvars, ["blade1"], ["web1"])
+    for text in ("host blade1: xen_host_memory: unit 'GB'", "host blade1: xen_host_cpus:",
+                 "guest web1: xen_guest_memory:"):
+        assert text in str(err.value)
