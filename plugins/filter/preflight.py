@@ -99,6 +99,12 @@ def xl_guests(hostvars, guest_names, default_disks, vnc_listen):
     return out
 
 
+def contract_problems(values, where=""):
+    where = "%s: " % where if where else ""
+    return contract.check_values(to_plain(values), where)
+
+
 class FilterModule:
     def filters(self):
-        return {"preflight": preflight, "cluster_inventory": cluster_inventory, "xl_guests": xl_guests}
+        return {"preflight": preflight, "cluster_inventory": cluster_inventory, "xl_guests": xl_guests,
+                "contract_problems": contract_problems}

@@ -416,6 +416,24 @@ def typed_vars(scope, where, raw, problems, ctx=None, playbook=None):
     return out
 
 
+def check_values(values, where, ctx=None):
+    """Problems with the given ``{variable: value}`` (contract variables only; nulls are unset).
+
+    For a role that checks its own settings where it runs without the preflight (roles/dom0).
+    """
+    problems = []
+    for name, value in sorted((values or {}).items()):
+        var = BY_NAME.get(name)
+        if var is None:
+            problems.append("%s%s: not a variable of the inventory contract" % (where, name))
+        elif value is not None:
+            try:
+                var.check(value, ctx)
+            except ValueError as exc:
+                problems.append("%s%s: %s" % (where, name, exc))
+    return problems
+
+
 def _unit_hint(var):
     return " (%s, e.g. 2048 or '2G')" % var.unit if var.unit else ""
 

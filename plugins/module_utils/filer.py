@@ -17,6 +17,7 @@ import hashlib
 import ipaddress
 import re
 
+from ansible_collections.consolidation.xen.plugins.module_utils.contract import NAME_RE, NAME_RULE
 from ansible_collections.consolidation.xen.plugins.module_utils.units import SizeError, parse_size_mb
 
 # Inventory variables read by the plan.
@@ -231,6 +232,10 @@ def filer_plan(host_names, host_vars, guest_names, guest_vars, defaults):
         owners.setdefault(ip, []).append("host %s" % name)
         clients.append(ip)
 
+    for what, name in [("host", n) for n in host_names] + [("guest", n) for n in guest_names]:
+        # Names reach the exports file, qtree and policy names: one pattern, nothing else.
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            problems.add("%s %r" % (what, name), "name: not a valid name (%s)" % NAME_RULE)
     guests = []
     qtrees = {}
     for name, gv in zip(guest_names, guest_vars):

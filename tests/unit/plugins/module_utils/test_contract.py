@@ -102,3 +102,26 @@ def test_every_variable_is_defined_once_with_a_known_kind_and_scope():
 ])
 def test_consumer_messages_name_the_inventory_variable(message, expected):
     assert contract.translate(message) == expected
+
+
+def test_the_xl_renderer_uses_the_same_name_pattern():
+    # xlcfg keeps its own copy (it runs on the dom0s inside xl_configs, with few imports)
+    assert xlcfg.NAME_RE.pattern == contract.NAME_RE.pattern
+
+
+@pytest.mark.parametrize(("values", "words"), [
+    ({"dom0_bridge_gateway": "10.0.0.1\nup reboot"}, "dom0_bridge_gateway: '10.0.0.1\\nup reboot' is not a single IP"),
+    ({"dom0_ssh_address": "-oProxyCommand=touch /tmp/x"}, "dom0_ssh_address: '-oProxyCommand=touch /tmp/x' starts"),
+    ({"dom0_bridge_ports": ["eth0", "eth1 up"]}, "dom0_bridge_ports: 'eth1 up' is not an interface name"),
+    ({"dom0_bridge_address": "10.0.0.1/24\n"}, "dom0_bridge_address:"),
+    ({"dom0_bridge_name": "br-x;reboot"}, "dom0_bridge_name:"),
+])
+def test_role_settings_that_would_inject_are_refused(values, words):
+    problems = contract.check_values(values, "host b1: ")
+    assert len(problems) == 1 and words in problems[0], problems
+
+
+def test_sane_role_settings_pass():
+    assert contract.check_values({"dom0_ssh_address": "blade1.example.org", "dom0_bridge_gateway": "192.0.2.1",
+                                  "dom0_bridge_address": "192.0.2.11/24", "dom0_bridge_ports": ["eth0"],
+                                  "dom0_bridge_name": "br0", "dom0_bridge_enabled": True}, "") == []
