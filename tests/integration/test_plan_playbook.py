@@ -94,3 +94,9 @@ def test_tolerate_two_on_four_hosts_is_refused_with_the_shortfall():
     result = run("plan.yml", "-e", "xen_tolerate=2")
     assert result.returncode != 0
     assert "N-2 proof: FAILED" in result.stderr
+
+
+def test_the_lab_inventory_passes_the_whole_preflight():
+    result = run("plan.yml", inventory=ROOT / "inventories" / "lab")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "preflight: inventory valid (2 dom0s, 4 guests, 1 filer); N-1 proof PASSED" in result.stdout
