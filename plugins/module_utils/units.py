@@ -19,6 +19,7 @@ Sizes (Xen's convention, xl.cfg(5) and the Xen command line: ``M`` is MiB):
 
 from __future__ import annotations
 
+import math
 import re
 
 _SIZE_RE = re.compile(r"^\s*(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]+))?\s*(?P<unit>[A-Za-z]*)\s*$")
@@ -113,7 +114,7 @@ def parse_number(value, minimum_exclusive=None):
         number = float(value)
     else:
         raise ValueTypeError("expected a number, got %r" % (value,))
-    if number != number or number in (float("inf"), float("-inf")):
+    if not math.isfinite(number):
         raise ValueTypeError("expected a finite number, got %r" % (value,))
     if minimum_exclusive is not None and number <= minimum_exclusive:
         raise ValueTypeError("must be > %s, got %r" % (minimum_exclusive, value))
