@@ -69,7 +69,19 @@ def _check(hostvars, groups, playbook):
     return result, True
 
 
+def _listing_only():
+    args = context.CLIARGS
+    return any(args.get(k) for k in ("syntax", "listhosts", "listtasks", "listtags"))
+
+
 def preflight(hostvars, groups, playbook="site", pattern="localhost"):
+    if hostvars is None:
+        # --syntax-check and the --list-* modes template hosts: without running any play, so there
+        # is no hostvars yet; they contact no host either. Any real run has it (the first play ran).
+        if _listing_only():
+            return pattern
+        raise AnsibleFilterError("consolidation.xen preflight: hostvars is not defined; the playbook must start "
+                                 "with the play that loads the inventory (see playbooks/plan.yml)")
     result, first = _check(hostvars, groups, playbook)
     if first:
         _display.display(result["summary"])
