@@ -238,7 +238,10 @@ def _check_shared_disks(rendered, problems):
     """No disk image is opened read-write by one guest and by any other guest at all."""
     users = {}
     for name in sorted(rendered):
-        for disk in rendered[name]["disks"]:
+        for index, disk in enumerate(rendered[name]["disks"]):
+            if disk["path"] and posixpath.normpath(disk["path"]) != disk["path"]:
+                problems.append("guest %s: xen_guest_disks[%d].path: %r is not a normalised path (no '.', '..' or "
+                                "'//' parts): write %s" % (name, index, disk["path"], posixpath.normpath(disk["path"])))
             if disk["path"]:
                 users.setdefault(posixpath.normpath(disk["path"]), []).append((name, disk["access"]))
     for path, who in sorted(users.items()):
