@@ -204,7 +204,7 @@ class XlDomain:
     def remote(self):
         """(domains on the target or None, error text)."""
         target = self.p["target"]
-        rc, out, err = self.module.run_command([self.ssh] + SSH_OPTIONS + [target, "xl", "list"])
+        rc, out, err = self.module.run_command([self.ssh] + SSH_OPTIONS + ["--", target, "xl", "list"])
         if rc != 0:
             return None, "ssh %s xl list exited %s: %s" % (target, rc, (err or out).strip())
         try:
@@ -308,6 +308,10 @@ class XlDomain:
 
     def migrated(self, domains, dom, before):
         target = self.p["target"]
+        # The target becomes an argument of ssh and of xl migrate: never an option, never two words.
+        if not target or target.startswith("-") or re.search(r"[\s\x00-\x1f\x7f]", target):
+            self.fail("%s: target %r is not a host name or address (it would be read as an option or split); "
+                      "guest %s is not touched" % (self.host, target, self.name))
         if target in (self.host, self.host.split(".")[0], "localhost", "127.0.0.1"):
             self.fail("%s: target %s is this host; cannot migrate guest %s to itself" % (self.host, target, self.name))
         self.ssh = self.module.get_bin_path("ssh")

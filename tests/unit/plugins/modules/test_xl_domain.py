@@ -272,7 +272,7 @@ def test_migrate_then_idempotent(capsys, lab):
     assert res["changed"] is True and res["outcome"] == "migrated" and "failed" not in res
     assert (res["state_before"], res["state_after"], res["target_state"]) == ("running", "absent", "running")
     assert lab.changing() == [["xl", "migrate", "m1", "blade2"]]
-    assert ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=15", "blade2", "xl", "list"] in lab.calls()
+    assert ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=15", "--", "blade2", "xl", "list"] in lab.calls()
     assert isinstance(res["seconds"], float) and res["target"] == "blade2"
     lab.set()
     res = run(capsys, dict(name="m1", state="migrated", target="blade2"))
@@ -294,7 +294,7 @@ def test_failed_migrate_of_pv_guest_is_still_on_source(capsys, lab):
     assert res["msg"].startswith("legacy: xl migrate exited 1 and the guest is still on %s" % HOST)
     # the target was listed after the failure
     assert [c for c in lab.calls() if c[0] == "ssh"] == [["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=15",
-                                                          "blade2", "xl", "list"]] * 2
+                                                          "--", "blade2", "xl", "list"]] * 2
 
 
 def test_failed_handshake_reports_running_twice(capsys, lab):
@@ -342,6 +342,14 @@ def test_migrate_to_itself_and_without_target_fail(capsys, lab):
     assert res["failed"] is True and "is this host" in res["msg"]
     res = run(capsys, dict(name="m1", state="migrated"))
     assert res["failed"] is True and "target" in res["msg"]
+
+
+@pytest.mark.parametrize("target", ["-oProxyCommand=touch /tmp/x", "blade2 -v", "blade2\nxl"])
+def test_migrate_refuses_a_target_that_would_be_an_option_or_split(capsys, lab, target):
+    lab.set(local=[DOM0, ["m1", "-b----"]], remote=[DOM0])
+    res = run(capsys, dict(name="m1", state="migrated", target=target))
+    assert res["failed"] is True and "is not a host name or address" in res["msg"]
+    assert lab.changing() == [] and not [c for c in lab.calls() if c[0] == "ssh"]
 
 
 # -- host checks -----------------------------------------------------------------------------------------
