@@ -116,10 +116,19 @@ def evacuation_check(guests, hosts, drain, facts, tolerate=1, overhead=True, cpu
         problems.append("guest %s: runs on %s but is not in the inventory (xen_guests), so it cannot be "
                         "planned; add it or stop it" % (name, drain))
 
-    plan = evacuation_plan(guests, [dict(h, state="down") if h.get("name") in live["unread"] and
-                                    h.get("name") != drain else h for h in hosts],
-                           drain, tolerate=tolerate, overhead=overhead, current=live["current"])
-    problems.extend(plan.get("reasons") or ([] if plan["ok"] else ["the evacuation plan failed"]))
+    unread_survivors = [h for h in live["unread"] if h != drain]
+    try:
+        plan = evacuation_plan(guests, [dict(h, state="down") if h.get("name") in unread_survivors else h
+                                        for h in hosts],
+                               drain, tolerate=tolerate, overhead=overhead, current=live["current"])
+    except ModelError as exc:
+        if not unread_survivors:
+            raise
+        # Counting the unread hosts out may leave too few for the tolerance asked (a "tolerate" error):
+        # the unread hosts, reported above, are the reason; say that, not the arithmetic.
+        plan = {"ok": False, "moves": [], "stranded": [], "reasons": [], "failover": None,
+                "note": "not planned: %s could not be read (%s)" % (", ".join(unread_survivors), "; ".join(exc.errors))}
+    problems.extend(plan.get("reasons") or ([] if plan["ok"] or unread_survivors else ["the evacuation plan failed"]))
 
     by_name = {g.get("name"): g for g in guests}
     masked = set(cpuid_masked or [])

@@ -196,3 +196,15 @@ def test_running_migrations_stop_every_plan():
         assert not result["ok"]
         assert "host blade2: an xl migration is still running (4242 xl migrate g2 blade3); wait for it to end, " \
                "then re-run" in result["problems"]
+
+
+def test_unread_survivors_are_the_reason_not_the_tolerance():
+    # Two blades: with blade1 unread, only blade2 is left, which cannot tolerate a failure; the message
+    # must name the host that could not be read, first, and not talk about tolerate.
+    hosts = [host("blade1"), host("blade2")]
+    facts = {"blade1": None, "blade2": xen("g1", "g2")}
+    result = evacuation_check(GUESTS[:2], hosts, "blade2", facts)
+    assert not result["ok"] and result["moves"] == []
+    assert result["problems"][0].startswith("host blade1: unreachable or not running Xen")
+    assert not any("tolerate" in p for p in result["problems"]), result["problems"]
+    assert "not planned: blade1 could not be read" in result["plan"]["note"]
