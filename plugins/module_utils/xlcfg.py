@@ -32,6 +32,7 @@ A guest mapping (keys not listed are refused, so a typo never silently does noth
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import re
 import uuid
 
@@ -262,7 +263,8 @@ def normalise_disks(name, guest_type, disks, image_dir):
                     raise GuestConfigError(name, field + ".path", "only a cdrom may be empty")
                 path = ""
             else:
-                path = _path(name, field + ".path", path)
+                # one spelling per file: '/srv/x/../x/g.img' and '/srv/x//g.img' are '/srv/x/g.img'
+                path = posixpath.normpath(_path(name, field + ".path", path))
         elif cdrom:
             path = ""  # an empty CD drive
         else:

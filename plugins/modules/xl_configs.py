@@ -258,7 +258,8 @@ class XlConfigs:
 
     # -- helpers ---------------------------------------------------------------------------------
     def fail(self, msg, **kwargs):
-        self.module.fail_json(msg=msg, **kwargs)
+        # What was done before the failure stays reported: changed, and which files.
+        self.module.fail_json(msg=msg, **dict(self.result, **kwargs))
 
     def diff(self, path, before, after):
         if self.module._diff:
@@ -427,7 +428,7 @@ class XlConfigs:
     def create_image(self, path, disk, qemu_img):
         parent = os.path.dirname(path)
         if not os.path.isdir(parent):
-            os.makedirs(parent, IMAGE_DIR_MODE)
+            os.makedirs(parent, IMAGE_DIR_MODE, exist_ok=True)
         size = disk["size_mb"] * 1024 * 1024
         if disk["format"] == "raw":
             # O_EXCL: another dom0 on the same image store may be creating it right now

@@ -264,3 +264,28 @@ def test_pv_guests_are_listed_as_not_live_migratable(capsys, dirs):
     g.append({"name": "legacy", "type": "pv", "bootloader": "pygrub", "memory_mb": 256})
     res = run(capsys, dict(dirs, guests=g))
     assert res["not_live_migratable"] == ["legacy"]
+
+
+def test_a_failure_after_writing_reports_what_was_changed(capsys, dirs, monkeypatch):
+    g = guests(2)
+    g[1]["disks"] = [{"name": "root", "size": "64M", "format": "qcow2"}]
+    monkeypatch.setattr(xl_configs.AnsibleModule, "get_bin_path", lambda self, *a, **k: None)
+    res = run(capsys, dict(dirs, guests=g, create_disks=True))
+    assert res["failed"] is True
+    written = sorted(os.listdir(dirs["config_dir"]))
+    assert written and res["changed"] is True
+    assert sorted(n + ".cfg" for n in res["created"]) == written
+
+
+def test_disk_paths_with_dot_dot_are_normalised_not_a_crash(capsys, dirs):
+    g = guests(2)
+    parent = os.path.join(dirs["image_dir"], "new")
+    g[1]["disks"] = [{"name": "root", "size": "8M", "path": parent + "/../g1x/root.img"}]
+    res = run(capsys, dict(dirs, guests=g, create_disks=True))
+    assert "failed" not in res, res
+    img = os.path.join(dirs["image_dir"], "g1x", "root.img")
+    assert res["disks_created"][-1] == img and os.path.isfile(img)
+    with open(os.path.join(dirs["config_dir"], "g1.cfg")) as f:
+        assert "target=%s" % img in f.read()
+    again = run(capsys, dict(dirs, guests=g, create_disks=True))
+    assert again["changed"] is False
