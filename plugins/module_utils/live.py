@@ -269,3 +269,24 @@ def rebalance_check(guests, hosts, facts, tolerate=1, overhead=True, max_moves=N
         result["lines"].append("max_moves (%d) reached; still away from their planned host: %s"
                                % (limit, ", ".join(left)))
     return result
+
+
+def live_inputs(dom0s, masked_guests=(), drain=None, dead=False):
+    """The check modules' live-state arguments from what each dom0's read left (read_live.yml).
+
+    ``dom0s``: {host: {xen (xen_host_info's ``xen`` or None when unread), bridges, store_ok, migrating,
+    ssh_ok}} in inventory order. Returns {facts, bridges, image_store, migrating, ssh_ok, cpuid_masked}:
+    every dom0's facts and running migrations; the bridges and image store of the dom0s that were read
+    (for a failover, not the dead host's); the ssh trust read from ``drain``; the guests with a CPUID mask.
+    """
+    facts, bridges, store, migrating = {}, {}, {}, {}
+    for host, seen in dom0s.items():
+        seen = seen or {}
+        facts[host] = seen.get("xen") or None
+        migrating[host] = list(seen.get("migrating") or [])
+        if facts[host] and not (dead and host == drain):
+            bridges[host] = list(seen.get("bridges") or [])
+            store[host] = bool(seen.get("store_ok"))
+    ssh_ok = dict((dom0s.get(drain) or {}).get("ssh_ok") or {}) if drain is not None else {}
+    return {"facts": facts, "bridges": bridges, "image_store": store, "migrating": migrating, "ssh_ok": ssh_ok,
+            "cpuid_masked": list(masked_guests)}
