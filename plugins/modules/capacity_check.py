@@ -19,27 +19,13 @@ description:
     controller (C(delegate_to=localhost) and C(run_once=true)) or on any host with Python 3.
 author:
   - consolidation.xen maintainers (@consolidation-xen)
+extends_documentation_fragment:
+  - consolidation.xen.cluster_check
 options:
-  guests:
-    description: Guests, each a mapping with C(name), C(memory_mb) and optional C(vcpus), C(type),
-      C(maxmem_mb), C(host), C(anti_affinity), C(movable), C(current_host).
-    type: list
-    elements: dict
-    required: true
-  hosts:
-    description: Hosts, each a mapping with C(name), C(memory_mb), C(cpus), C(dom0_memory_mb) and
-      optional C(state), C(max_hvm), C(vcpu_ratio), C(hap), C(xen_reserve_mb).
-    type: list
-    elements: dict
-    required: true
   tolerate:
     description: How many simultaneous host failures the cluster must survive.
     type: int
     default: 1
-  overhead:
-    description: Count Xen's per-guest memory overhead (libxl's shadow/p2m pages and rounding).
-    type: bool
-    default: true
   strategy:
     description: Preferred construction. C(spread) balances load and HVM guests, C(pack) fills hosts.
     type: str
@@ -70,13 +56,6 @@ options:
     description: When given, also count how many more guests of this shape (C(memory_mb), C(vcpus),
       C(type)) fit while N-k still holds.
     type: dict
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 """
 
 EXAMPLES = r"""
@@ -120,19 +99,15 @@ capacity:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.consolidation.xen.plugins.module_utils import engine
+from ansible_collections.consolidation.xen.plugins.module_utils.checks import cluster_argument_spec, model_refused
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            guests=dict(type="list", elements="dict", required=True),
-            hosts=dict(type="list", elements="dict", required=True),
-            tolerate=dict(type="int", default=1),
-            overhead=dict(type="bool", default=True),
+        argument_spec=cluster_argument_spec(
             strategy=dict(type="str", choices=["spread", "pack"], default="spread"),
             keep_current=dict(type="bool", default=True),
             max_scenarios=dict(type="int", default=5000),
-            enforce=dict(type="bool", default=True),
             allow_degraded=dict(type="bool", default=False),
             capacity_shape=dict(type="dict"),
         ),
@@ -148,7 +123,7 @@ def main():
             headroom = engine.capacity(p["guests"], p["hosts"], p["capacity_shape"], tolerate=p["tolerate"],
                                        overhead=p["overhead"], max_scenarios=p["max_scenarios"])
     except engine.ModelError as exc:
-        module.fail_json(msg="invalid cluster model: %s" % exc, errors=exc.errors)
+        model_refused(module, exc)
     table = engine.failure_table(report)
     result = dict(changed=False, ok=report["ok"], placement=report, table=table)
     if headroom is not None:

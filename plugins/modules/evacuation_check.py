@@ -22,17 +22,9 @@ description:
   - Pure computation on what it is given; it changes nothing, in check mode too. Run it on the controller.
 author:
   - consolidation.xen maintainers (@consolidation-xen)
+extends_documentation_fragment:
+  - consolidation.xen.cluster_check
 options:
-  guests:
-    description: The inventory's guests, as the C(consolidation.xen.cluster_model) filter gives them.
-    type: list
-    elements: dict
-    required: true
-  hosts:
-    description: The inventory's hosts, as the C(consolidation.xen.cluster_model) filter gives them.
-    type: list
-    elements: dict
-    required: true
   drain:
     description: The host to empty.
     type: str
@@ -46,10 +38,6 @@ options:
     description: Failures the remaining cluster should survive (reported in RV(plan), not enforced).
     type: int
     default: 1
-  overhead:
-    description: Count Xen's per-guest memory overhead.
-    type: bool
-    default: true
   cpuid_masked:
     description: Guests whose config carries a common CPUID mask (they may move to hosts with fewer CPU features).
     type: list
@@ -84,13 +72,6 @@ options:
     description: Fail when a check fails. With V(false) the result is returned with RV(ok=false).
     type: bool
     default: true
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 seealso:
   - module: consolidation.xen.xen_host_info
   - module: consolidation.xen.xl_domain
@@ -139,18 +120,19 @@ plan:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.consolidation.xen.plugins.module_utils import live
+from ansible_collections.consolidation.xen.plugins.module_utils.checks import (
+    cluster_argument_spec,
+    finish,
+    model_refused,
+)
 from ansible_collections.consolidation.xen.plugins.module_utils.model import ModelError
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            guests=dict(type="list", elements="dict", required=True),
-            hosts=dict(type="list", elements="dict", required=True),
+        argument_spec=cluster_argument_spec(
             drain=dict(type="str", required=True),
             facts=dict(type="dict", required=True),
-            tolerate=dict(type="int", default=1),
-            overhead=dict(type="bool", default=True),
             cpuid_masked=dict(type="list", elements="str", default=[]),
             guest_bridges=dict(type="dict"),
             bridges=dict(type="dict"),
@@ -158,7 +140,6 @@ def main():
             ssh_ok=dict(type="dict"),
             dead=dict(type="bool", default=False),
             migrating=dict(type="dict"),
-            enforce=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
     )
@@ -170,12 +151,9 @@ def main():
                                        image_store=p["image_store"], ssh_ok=p["ssh_ok"], dead=p["dead"],
                                        migrating=p["migrating"])
     except ModelError as exc:
-        module.fail_json(msg="invalid cluster model: %s" % exc, errors=exc.errors)
-    if result["ok"] or not p["enforce"]:
-        module.exit_json(changed=False, **result)
+        model_refused(module, exc)
     what = "failover of" if p["dead"] else "evacuation of"
-    module.fail_json(msg="%s %s refused, nothing moved: %s" % (what, p["drain"], "; ".join(result["problems"])),
-                     **result)
+    finish(module, result, "%s %s refused, nothing moved: %s" % (what, p["drain"], "; ".join(result["problems"])))
 
 
 if __name__ == "__main__":

@@ -20,17 +20,9 @@ description:
   - Pure computation on what it is given; changes nothing. Run it on the controller.
 author:
   - consolidation.xen maintainers (@consolidation-xen)
+extends_documentation_fragment:
+  - consolidation.xen.cluster_check
 options:
-  guests:
-    description: The inventory's guests, as the C(consolidation.xen.cluster_model) filter gives them.
-    type: list
-    elements: dict
-    required: true
-  hosts:
-    description: The inventory's hosts, as the C(consolidation.xen.cluster_model) filter gives them.
-    type: list
-    elements: dict
-    required: true
   facts:
     description: For every Xen host, RV(consolidation.xen.xen_host_info#module:xen) as read now, or null when it
       could not be read.
@@ -40,10 +32,6 @@ options:
     description: Failures the cluster must survive after every move.
     type: int
     default: 1
-  overhead:
-    description: Count Xen's per-guest memory overhead.
-    type: bool
-    default: true
   strategy:
     description: The placement strategy of the plan (as for C(consolidation.xen.capacity_check)).
     type: str
@@ -61,13 +49,6 @@ options:
       returned with RV(ok=false).
     type: bool
     default: true
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 seealso:
   - module: consolidation.xen.evacuation_check
   - module: consolidation.xen.xl_domain
@@ -121,21 +102,21 @@ live:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.consolidation.xen.plugins.module_utils import live
+from ansible_collections.consolidation.xen.plugins.module_utils.checks import (
+    cluster_argument_spec,
+    finish,
+    model_refused,
+)
 from ansible_collections.consolidation.xen.plugins.module_utils.model import ModelError
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            guests=dict(type="list", elements="dict", required=True),
-            hosts=dict(type="list", elements="dict", required=True),
+        argument_spec=cluster_argument_spec(
             facts=dict(type="dict", required=True),
-            tolerate=dict(type="int", default=1),
-            overhead=dict(type="bool", default=True),
             strategy=dict(type="str", choices=["spread", "pack"], default="spread"),
             max_moves=dict(type="int"),
             migrating=dict(type="dict"),
-            enforce=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
     )
@@ -145,10 +126,8 @@ def main():
                                       overhead=p["overhead"], max_moves=p["max_moves"], strategy=p["strategy"],
                                       migrating=p["migrating"])
     except ModelError as exc:
-        module.fail_json(msg="invalid cluster model: %s" % exc, errors=exc.errors)
-    if result["ok"] or not p["enforce"]:
-        module.exit_json(changed=False, **result)
-    module.fail_json(msg="rebalance refused, nothing moved: %s" % "; ".join(result["problems"]), **result)
+        model_refused(module, exc)
+    finish(module, result, "rebalance refused, nothing moved: %s" % "; ".join(result["problems"]))
 
 
 if __name__ == "__main__":

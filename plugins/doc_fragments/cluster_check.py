@@ -1,0 +1,36 @@
+# Copyright: consolidation.xen contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What capacity_check, evacuation_check and rebalance_check share: their cluster options and attributes."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  guests:
+    description: The inventory's guests, as the C(consolidation.xen.cluster_model) filter gives them (engine
+      mappings with C(name), C(memory_mb) and optional C(vcpus), C(type), C(maxmem_mb), C(host),
+      C(anti_affinity), C(movable), C(current_host)).
+    type: list
+    elements: dict
+    required: true
+  hosts:
+    description: The inventory's hosts, as the C(consolidation.xen.cluster_model) filter gives them (C(name),
+      C(memory_mb), C(cpus), C(dom0_memory_mb) and optional C(state), C(max_hvm), C(vcpu_ratio), C(hap),
+      C(xen_reserve_mb)).
+    type: list
+    elements: dict
+    required: true
+  overhead:
+    description: Count Xen's per-guest memory overhead (libxl's shadow/p2m pages and rounding).
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+"""
