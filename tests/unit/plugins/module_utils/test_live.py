@@ -208,4 +208,3 @@ def test_unread_survivors_are_the_reason_not_the_tolerance():
     assert result["problems"][0].startswith("host blade1: unreachable or not running Xen")
     assert not any("tolerate" in p for p in result["problems"]), result["problems"]
     assert "not planned: blade1 could not be read" in result["plan"]["note"]
-
