@@ -16,8 +16,6 @@ over :func:`check`.
 
 from __future__ import annotations
 
-import posixpath
-
 from ansible_collections.consolidation.xen.plugins.module_utils import contract, engine, filer, xlcfg
 from ansible_collections.consolidation.xen.plugins.module_utils.model import ModelError
 from ansible_collections.consolidation.xen.plugins.module_utils.units import parse_whole
@@ -238,12 +236,9 @@ def _check_shared_disks(rendered, problems):
     """No disk image is opened read-write by one guest and by any other guest at all."""
     users = {}
     for name in sorted(rendered):
-        for index, disk in enumerate(rendered[name]["disks"]):
-            if disk["path"] and posixpath.normpath(disk["path"]) != disk["path"]:
-                problems.append("guest %s: xen_guest_disks[%d].path: %r is not a normalised path (no '.', '..' or "
-                                "'//' parts): write %s" % (name, index, disk["path"], posixpath.normpath(disk["path"])))
-            if disk["path"]:
-                users.setdefault(posixpath.normpath(disk["path"]), []).append((name, disk["access"]))
+        for disk in rendered[name]["disks"]:
+            if disk["path"]:  # normalised: the renderer refuses any other spelling
+                users.setdefault(disk["path"], []).append((name, disk["access"]))
     for path, who in sorted(users.items()):
         if len(who) > 1 and any(access == "rw" for _n, access in who):
             problems.append("xen_guest_disks: %s is used by guests %s and written by %s: two guests must never "

@@ -155,6 +155,11 @@ def _path(guest, field, value):
     _string(guest, field, value)
     if not value.startswith("/"):
         raise GuestConfigError(guest, field, "must be an absolute path, got %r" % (value,))
+    # One spelling per file: the shared-image check, the image store and the dom0s compare paths as
+    # strings, and a '..' must not reach outside the directory it names.
+    if posixpath.normpath(value) != value:
+        raise GuestConfigError(guest, field, "%r is not a normalised path (no '.', '..', '//' parts or trailing "
+                                             "'/'): write %s" % (value, posixpath.normpath(value)))
     return value
 
 
@@ -263,8 +268,7 @@ def normalise_disks(name, guest_type, disks, image_dir):
                     raise GuestConfigError(name, field + ".path", "only a cdrom may be empty")
                 path = ""
             else:
-                # one spelling per file: '/srv/x/../x/g.img' and '/srv/x//g.img' are '/srv/x/g.img'
-                path = posixpath.normpath(_path(name, field + ".path", path))
+                path = _path(name, field + ".path", path)
         elif cdrom:
             path = ""  # an empty CD drive
         else:

@@ -277,15 +277,13 @@ def test_a_failure_after_writing_reports_what_was_changed(capsys, dirs, monkeypa
     assert sorted(n + ".cfg" for n in res["created"]) == written
 
 
-def test_disk_paths_with_dot_dot_are_normalised_not_a_crash(capsys, dirs):
+def test_disk_paths_with_dot_dot_are_refused_not_a_crash(capsys, dirs):
     g = guests(2)
     parent = os.path.join(dirs["image_dir"], "new")
     g[1]["disks"] = [{"name": "root", "size": "8M", "path": parent + "/../g1x/root.img"}]
     res = run(capsys, dict(dirs, guests=g, create_disks=True))
-    assert "failed" not in res, res
-    img = os.path.join(dirs["image_dir"], "g1x", "root.img")
-    assert res["disks_created"][-1] == img and os.path.isfile(img)
-    with open(os.path.join(dirs["config_dir"], "g1.cfg")) as f:
-        assert "target=%s" % img in f.read()
-    again = run(capsys, dict(dirs, guests=g, create_disks=True))
-    assert again["changed"] is False
+    assert res["failed"] is True
+    assert "g1" in res["msg"] and "disks[0].path" in res["msg"] and "not a normalised path" in res["msg"], res["msg"]
+    assert "write %s" % os.path.join(dirs["image_dir"], "g1x", "root.img") in res["msg"]
+    assert not os.path.exists(os.path.join(dirs["image_dir"], "g1x"))
+    assert not os.path.exists(parent)
