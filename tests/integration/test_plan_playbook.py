@@ -21,10 +21,12 @@ PLAYBOOK = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent
 pytestmark = pytest.mark.skipif(PLAYBOOK is None, reason="ansible-playbook not installed")
 
 
-def run(*args, inventory=None):
-    cmd = [PLAYBOOK, *args]
-    if inventory is not None:
-        cmd[1:1] = ["-i", str(inventory)]
+EXAMPLE = ROOT / "inventories" / "example"
+
+
+def run(*args, inventory=EXAMPLE):
+    """ansible-playbook from the repo root; the origin's cluster unless told (ansible.cfg's default is the lab)."""
+    cmd = [PLAYBOOK, "-i", str(inventory), *args]
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
 
