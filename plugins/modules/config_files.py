@@ -19,7 +19,7 @@ description:
     way M(ansible.builtin.lineinfile) with that regexp does) and is appended when no line sets it.
   - Files are written atomically (a temporary file in the same directory, then a rename); a file whose
     content is already right is not rewritten. Owner, group and mode are set where given.
-  - Everything is checked before anything is written: a relative path, a key or value with a newline,
+  - Everything is checked before anything is written. A relative path, a key or value with a newline,
     a file listed under two options, or a settings file that is missing and not in O(create) fails the
     task and changes nothing.
   - O(lines) keeps one line per key in files of one entry per line, for example C(authorized_keys) (the
@@ -33,19 +33,20 @@ options:
     elements: path
     default: []
   files:
-    description: Whole files, C({PATH: CONTENT}). A file's directory must exist or be in O(directories).
+    description: "Whole files, C({PATH: CONTENT}). A file's directory must exist or be in O(directories)."
     type: dict
     default: {}
   settings:
-    description: C({PATH: {KEY: VALUE}}), each written as a C(KEY=VALUE) line (quote a value in it when the
-      file's syntax needs quotes). A missing file fails the task unless it is in O(create).
+    description:
+      - "C({PATH: {KEY: VALUE}}), each written as a C(KEY=VALUE) line (quote a value in it when the file's
+        syntax needs quotes). A missing file fails the task unless it is in O(create)."
     type: dict
     default: {}
   lines:
     description:
-      - C({PATH: {KEY: LINE}}). The last line that starts with C(KEY) followed by a space is replaced by
+      - "C({PATH: {KEY: LINE}}). The last line that starts with C(KEY) followed by a space is replaced by
         C(LINE) (which must start with C(KEY)); without one, C(LINE) is appended. The file is created when
-        missing.
+        missing."
     type: dict
     default: {}
   create:
@@ -66,8 +67,9 @@ options:
     description: Mode of every directory of O(directories), for example V("0755").
     type: raw
   modes:
-    description: C({PATH: MODE}), a file's own mode where it differs from O(mode) (for example
-      C(authorized_keys) V("0600")).
+    description:
+      - "C({PATH: MODE}), a file's own mode where it differs from O(mode) (for example C(authorized_keys)
+        V(0600))."
     type: dict
     default: {}
 attributes:
