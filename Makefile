@@ -20,8 +20,11 @@ help:
 
 # The main job: the lab (lab/up.sh: cached image, filer + 2 blades under QEMU; reused when already
 # up), then site.yml against it: the plan and its N-1 proof first, then filer, Xen, guests.
+# Ends with lab/summary.yml: which guest runs where (live), the N-1 table, what to try next, the time.
+DEMO_STARTED := $(shell date +%s)
 demo: bootstrap lab
 	ansible-playbook -i inventories/lab site.yml $(SITE_ARGS)
+	ansible-playbook -i inventories/lab lab/summary.yml -e demo_started=$(DEMO_STARTED)
 
 lab:
 	lab/up.sh 2
