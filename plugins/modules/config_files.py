@@ -68,8 +68,8 @@ options:
     type: raw
   modes:
     description:
-      - "C({PATH: MODE}), a file's own mode where it differs from O(mode) (for example C(authorized_keys)
-        V(0600))."
+      - "C({PATH: MODE}), a file's or directory's own mode where it differs from O(mode) or O(directory_mode)
+        (for example C(authorized_keys) V(0600))."
     type: dict
     default: {}
 attributes:
@@ -208,8 +208,8 @@ def problems(params):
                     or not (line == key or line.startswith(key + " ")):
                 found.append("lines.%s: %r must be one line of text starting with its key %r" % (path, line, key))
     for path in params["modes"]:
-        if path not in params["files"] and path not in params["settings"] and path not in params["lines"]:
-            found.append("modes: %s is not in files, settings or lines" % path)
+        if not any(path in params[option] for option in ("directories", "files", "settings", "lines")):
+            found.append("modes: %s is not in directories, files, settings or lines" % path)
     for path, content in params["files"].items():
         if not isinstance(content, str):
             found.append("files.%s: the content must be a string, got %s" % (path, type(content).__name__))
@@ -262,7 +262,7 @@ class ConfigFiles:
             self.diffs.append(dict(before_header=path, after_header=path, before="(absent)\n", after="(directory)\n"))
             if not self.module.check_mode:
                 os.makedirs(path)
-        if self.attributes(path, self.module.params["directory_mode"]) or changed:
+        if self.attributes(path, self.module.params["modes"].get(path, self.module.params["directory_mode"])) or changed:
             self.updated.append(path)
 
     def write(self, path, before, after):

@@ -77,6 +77,13 @@ def test_the_last_line_setting_a_key_is_the_one_replaced(capsys, tree):
     assert (tree / "xl.conf").read_text() == "A=1\nA=9\nB=3\n"
 
 
+def test_a_directory_of_its_own_mode(capsys, tree):
+    req = dict(request(tree), modes={str(tree / "auto"): "0700"})
+    run(capsys, req)
+    assert stat.S_IMODE(os.stat(tree / "auto").st_mode) == 0o700
+    assert run(capsys, req)["changed"] is False
+
+
 def test_a_mode_only_change_is_a_change(capsys, tree):
     run(capsys, request(tree))
     os.chmod(tree / "auto" / "bridge", 0o600)
@@ -153,5 +160,5 @@ def test_a_keyed_line_must_start_with_its_key(capsys, tree):
                        "modes": {str(tree / "nowhere"): "0600"}})
     assert res["failed"] is True
     assert "must be one line of text starting with its key 'blade2 ssh-ed25519'" in res["msg"]
-    assert "modes: %s is not in files, settings or lines" % (tree / "nowhere") in res["msg"]
+    assert "modes: %s is not in directories, files, settings or lines" % (tree / "nowhere") in res["msg"]
     assert not (tree / "k").exists()
