@@ -39,6 +39,8 @@ def parse(lines):
     for line in lines:
         line = line.rstrip("\n")
         m = RUN.match(line)
+        if not m and run is None and not line.strip():
+            continue  # blank lines before the first run
         if m or run is None:
             run = {"args": m.group(1) if m else "(one run)", "rc": int(m.group(2)) if m else None, "total": 0.0,
                    "plays": OrderedDict(), "tasks": OrderedDict(), "recap": {}}

@@ -262,7 +262,8 @@ class ConfigFiles:
             self.diffs.append(dict(before_header=path, after_header=path, before="(absent)\n", after="(directory)\n"))
             if not self.module.check_mode:
                 os.makedirs(path)
-        if self.attributes(path, self.module.params["modes"].get(path, self.module.params["directory_mode"])) or changed:
+        mode = self.module.params["modes"].get(path, self.module.params["directory_mode"])
+        if self.attributes(path, mode) or changed:
             self.updated.append(path)
 
     def write(self, path, before, after):
