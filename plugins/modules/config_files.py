@@ -137,15 +137,13 @@ ARGUMENT_SPEC = dict(
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
-def set_values(text, values):
-    """``text`` with every ``KEY=VALUE`` of ``values`` set: the last line setting KEY (commented out or
-    not) replaced, or the line appended."""
+def _edit(text, edits):
+    """``text`` with each ``(matches, line)`` of ``edits`` applied: the last line for which
+    ``matches(old)`` is true replaced by ``line``, or ``line`` appended. Unchanged text is returned as is."""
     lines = text.splitlines()
     edited = False
-    for key, value in values.items():
-        line = "%s=%s" % (key, value)
-        pattern = re.compile(r"^#?\s*%s\s*=" % re.escape(key))
-        hits = [i for i, old in enumerate(lines) if pattern.match(old)]
+    for matches, line in edits:
+        hits = [i for i, old in enumerate(lines) if matches(old)]
         if hits and lines[hits[-1]] == line:
             continue
         edited = True
@@ -154,23 +152,18 @@ def set_values(text, values):
         else:
             lines.append(line)
     return "\n".join(lines) + "\n" if edited else text
+
+
+def set_values(text, values):
+    """``KEY=VALUE`` for each of ``values``, replacing the last line that sets KEY, commented out or not."""
+    return _edit(text, [(re.compile(r"^#?\s*%s\s*=" % re.escape(key)).match, "%s=%s" % (key, value))
+                        for key, value in values.items()])
 
 
 def set_lines(text, keyed):
-    """``text`` with, for each ``KEY: LINE`` of ``keyed``, the last line starting with ``KEY `` replaced by
-    LINE, or LINE appended."""
-    lines = text.splitlines()
-    edited = False
-    for key, line in keyed.items():
-        hits = [i for i, old in enumerate(lines) if old.startswith(key + " ") or old == key]
-        if hits and lines[hits[-1]] == line:
-            continue
-        edited = True
-        if hits:
-            lines[hits[-1]] = line
-        else:
-            lines.append(line)
-    return "\n".join(lines) + "\n" if edited else text
+    """Each ``KEY: LINE`` of ``keyed``, replacing the last line that starts with ``KEY `` (or is KEY)."""
+    return _edit(text, [(lambda old, key=key: old == key or old.startswith(key + " "), line)
+                        for key, line in keyed.items()])
 
 
 def _initial_mode(mode):
