@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import json
 import os
 import stat
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.consolidation.xen.plugins.modules import config_files
+from ansible_collections.consolidation.xen.tests.unit.plugins.modules.module_run import run_module
 
 XL_CONF = """## Global XL config file ##
 
@@ -22,14 +21,7 @@ XL_CONF = """## Global XL config file ##
 
 
 def run(capsys, args, check=False, diff=False):
-    args = dict(args)
-    if check:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    with patch_module_args(args), pytest.raises(SystemExit):
-        config_files.main()
-    return json.loads(capsys.readouterr().out)
+    return run_module(config_files.main, capsys, args, check=check, diff=diff)
 
 
 @pytest.fixture

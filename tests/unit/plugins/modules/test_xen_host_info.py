@@ -6,10 +6,10 @@ import platform
 import sys
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.consolidation.xen.plugins.modules import xen_host_info
 from ansible_collections.consolidation.xen.tests.unit.plugins.module_utils.test_xl import XL_INFO, XL_LIST, XL_LIST_L
+from ansible_collections.consolidation.xen.tests.unit.plugins.modules.module_run import run_module
 
 # A stand-in xl (no Xen can run in unit tests): prints the outputs captured on the lab's blade1 and logs
 # its argv, one JSON list per line.
@@ -61,12 +61,7 @@ def calls(env):
 
 
 def run(capsys, args=None, check=False):
-    args = dict(args or {})
-    if check:
-        args["_ansible_check_mode"] = True
-    with patch_module_args(args), pytest.raises(SystemExit):
-        xen_host_info.main()
-    return json.loads(capsys.readouterr().out)
+    return run_module(xen_host_info.main, capsys, args, check=check)
 
 
 def test_facts_from_real_xen_4_17_output(capsys, lab):

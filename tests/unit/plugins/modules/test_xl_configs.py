@@ -1,15 +1,14 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import stat
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.consolidation.xen.plugins.module_utils import xlcfg
 from ansible_collections.consolidation.xen.plugins.modules import xl_configs
+from ansible_collections.consolidation.xen.tests.unit.plugins.modules.module_run import run_module
 
 
 def guests(n=3):
@@ -30,14 +29,7 @@ def dirs(tmp_path):
 
 
 def run(capsys, args, check=False, diff=False):
-    args = dict(args)
-    if check:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    with patch_module_args(args), pytest.raises(SystemExit):
-        xl_configs.main()
-    return json.loads(capsys.readouterr().out)
+    return run_module(xl_configs.main, capsys, args, check=check, diff=diff)
 
 
 def snapshot(root):

@@ -6,9 +6,9 @@ import platform
 import sys
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.consolidation.xen.plugins.modules import xl_domain
+from ansible_collections.consolidation.xen.tests.unit.plugins.modules.module_run import run_module
 
 HOST = platform.node()
 HEADER = "Name                                        ID   Mem VCPUs\tState\tTime(s)\n"
@@ -152,12 +152,7 @@ def lab(tmp_path, monkeypatch):
 
 
 def run(capsys, args, check=False):
-    args = dict(args)
-    if check:
-        args["_ansible_check_mode"] = True
-    with patch_module_args(args), pytest.raises(SystemExit):
-        xl_domain.main()
-    return json.loads(capsys.readouterr().out)
+    return run_module(xl_domain.main, capsys, args, check=check)
 
 
 # -- running ---------------------------------------------------------------------------------------------
