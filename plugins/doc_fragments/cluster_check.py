@@ -1,6 +1,7 @@
 # Copyright: consolidation.xen contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What capacity_check, evacuation_check and rebalance_check share: their cluster options and attributes."""
+"""What capacity_check, evacuation_check and rebalance_check share: their cluster options and their support of
+the attributes (described in consolidation.xen.attributes)."""
 
 from __future__ import annotations
 
@@ -28,9 +29,7 @@ options:
     default: true
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """

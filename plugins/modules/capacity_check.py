@@ -21,6 +21,7 @@ author:
   - consolidation.xen maintainers (@consolidation-xen)
 extends_documentation_fragment:
   - consolidation.xen.cluster_check
+  - consolidation.xen.attributes
 options:
   tolerate:
     description: How many simultaneous host failures the cluster must survive.

@@ -72,12 +72,12 @@ options:
         (for example C(authorized_keys) V(0600))."
     type: dict
     default: {}
+extends_documentation_fragment:
+  - consolidation.xen.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 seealso:
   - module: ansible.builtin.lineinfile

@@ -24,6 +24,7 @@ author:
   - consolidation.xen maintainers (@consolidation-xen)
 extends_documentation_fragment:
   - consolidation.xen.cluster_check
+  - consolidation.xen.attributes
 options:
   drain:
     description: The host to empty.

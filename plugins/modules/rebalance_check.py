@@ -22,6 +22,7 @@ author:
   - consolidation.xen maintainers (@consolidation-xen)
 extends_documentation_fragment:
   - consolidation.xen.cluster_check
+  - consolidation.xen.attributes
 options:
   facts:
     description: For every Xen host, RV(consolidation.xen.xen_host_info#module:xen) as read now, or null when it

@@ -33,12 +33,12 @@ options:
   autostart_dir:
     description: A directory (xendomains' autostart directory) whose entries to list in RV(live.autostart).
     type: path
+extends_documentation_fragment:
+  - consolidation.xen.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 notes:
   - Domains whose config libxl cannot retrieve are missing from C(xl list -l); they are still listed

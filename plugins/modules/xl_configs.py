@@ -102,12 +102,12 @@ options:
       guests no longer listed, with their autostart links.
     type: bool
     default: false
+extends_documentation_fragment:
+  - consolidation.xen.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 notes:
   - Configs are written atomically (temporary file and rename in O(config_dir)) with mode C(0644).

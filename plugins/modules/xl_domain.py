@@ -59,12 +59,12 @@ options:
       O(timeout), is paused or crashed, or at once for O(state=absent). Never done without it.
     type: bool
     default: false
+extends_documentation_fragment:
+  - consolidation.xen.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 notes:
   - HVM guests shut down only with PV drivers (C(xl shutdown) needs them); without, use O(force).
