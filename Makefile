@@ -7,7 +7,7 @@ export PATH := $(VENV_BIN):$(PATH)
 
 help:
 	@echo "make demo       the main job: bootstrap, the local Xen lab up (QEMU), site.yml on it (plan report first)"
-	@echo "make lab        the lab only: build/reuse the image, boot the filer and 2 blades (inventories/lab)"
+	@echo "make lab        the lab only: build/reuse the image, boot the filer and 3 blades (inventories/lab)"
 	@echo "make lab-down   stop the lab's VMs (LAB_DOWN_ARGS=--wipe also deletes their disks)"
 	@echo "make ci         every test, as CI runs it: bootstrap, then make test"
 	@echo "make bootstrap  create .venv (Python 3.12), the .collections link and ansible-test's offline pip bootstrap"
@@ -18,7 +18,7 @@ help:
 	@echo "make plan       ansible-playbook plan.yml on the origin's cluster (inventories/example), report only (PLAN_INVENTORY=inventories/lab, PLAN_ARGS=...)"
 	@echo "make clean      remove test, benchmark and cache output; distclean also removes .venv and .collections"
 
-# The main job: the lab (lab/up.sh: cached image, filer + 2 blades under QEMU; reused when already
+# The main job: the lab (lab/up.sh: cached image, filer + 3 blades under QEMU; reused when already
 # up), then site.yml against it: the plan and its N-1 proof first, then filer, Xen, guests.
 # Ends with lab/summary.yml: which guest runs where (live), the N-1 table, what to try next, the time.
 DEMO_STARTED := $(shell date +%s)
@@ -27,7 +27,7 @@ demo: bootstrap lab
 	ansible-playbook -i inventories/lab lab/summary.yml -e demo_started=$(DEMO_STARTED)
 
 lab:
-	lab/up.sh 2
+	lab/up.sh
 
 lab-down:
 	lab/down.sh $(LAB_DOWN_ARGS)

@@ -93,7 +93,9 @@ def make_guests(n, seed):
 
 def write_inventory(path, inventory, hosts, mode, root):
     host_vars = {"xen_host_memory": hosts[0]["memory_mb"], "xen_host_cpus": hosts[0]["cpus"],
-                 "xen_host_dom0_memory": 1024, "guests_default_disks": [{"name": "root", "size": "256M"}]}
+                 "xen_host_dom0_memory": 1024, "guests_default_disks": [{"name": "root", "size": "256M"}],
+                 # Containers are no dom0: the role writes configs, disks and links; it starts nothing.
+                 "guests_start": False}
     if mode == "containers":
         host_vars.update({"ansible_connection": "containers.podman.podman",
                           "guests_config_dir": root + "/domains", "guests_autostart_dir": root + "/auto",

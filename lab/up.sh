@@ -1,5 +1,5 @@
 #!/bin/bash
-# lab/up.sh [N]: boot the lab: blade1..N (default 2) and the filer VM, from qcow2 overlays on the
+# lab/up.sh [N]: boot the lab: blade1..N (default 3, the origin's cluster shape; inventories/lab has 3) and the filer VM, from qcow2 overlays on the
 # cached image (lab/build-image.sh, run first), and wait until ssh answers on every one.
 #   Boot: SeaBIOS -> GRUB on the image's disk -> its default entry: plain Debian on a fresh overlay,
 #         Xen once the dom0 role has installed it and made it GRUB's default (a reboot stays in QEMU).
@@ -13,7 +13,7 @@
 set -euo pipefail
 # shellcheck source=lab/common.sh
 . "$(dirname "$0")/common.sh"
-n=${1:-2}
+n=${1:-3}
 timeout_s=${LAB_BOOT_TIMEOUT:-600}
 t0=$(date +%s)
 say() { printf '[lab up %4ds] %s\n' $(( $(date +%s) - t0 )) "$*"; }

@@ -161,7 +161,7 @@ if [ "${MOLECULE:-1}" != 0 ]; then
     done_stage
 fi
 
-# The QEMU Xen lab (lab/, inventories/lab): image (cached by content hash), filer + 2 blades under
+# The QEMU Xen lab (lab/, inventories/lab): image (cached by content hash), filer + 3 blades under
 # TCG from fresh disks, site.yml end to end on them, then the proofs on the live machines (tests/lab).
 # About 30 min on 2 cores; LAB=0 skips it (fast local runs); CI always runs it.
 if [ "${LAB:-1}" != 0 ]; then

@@ -1,6 +1,6 @@
 """The lab fixture: real Xen 4.17 dom0s and a kernel-NFS filer under QEMU (lab/), built with site.yml.
 
-One lab per test session, in this order: lab/up.sh 2 (fresh overlays: plain Debian blades), then
+One lab per test session, in this order: lab/up.sh 3 (fresh overlays: plain Debian blades), then
 ``ansible-playbook -i inventories/lab site.yml`` (installs Xen, reboots the blades into it through
 GRUB, sets up the filer, mounts the image store, writes the guest configs, starts the guests).
 The tests then assert on the live machines. Times go to .cache/lab/timings.txt.
@@ -29,6 +29,8 @@ CACHE = Path(os.environ.get("LAB_CACHE", ROOT / ".cache" / "lab"))
 INVENTORY = ROOT / "inventories" / "lab"
 PLAYBOOK = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) or shutil.which("ansible-playbook")
 TIMINGS = CACHE / "timings.txt"
+# inventories/lab's guests and their addresses (plan: two per blade, g1+g4, g2+g5, g3+g6).
+GUESTS = {"g%d" % i: "10.77.0.%d" % (100 + i) for i in range(1, 7)}
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
@@ -55,7 +57,7 @@ def recap(stdout):
 
 
 class Lab:
-    blades = ("blade1", "blade2")
+    blades = ("blade1", "blade2", "blade3")
     filer_ip = "10.77.0.2"
 
     def ssh(self, vm, command, timeout=300, check=True):
@@ -121,8 +123,8 @@ def lab():
         subprocess.run([str(LAB / "down.sh"), "--wipe"], check=True, timeout=120)
         _timed("lab image (lab/build-image.sh; 'cached' if hit)",
                lambda: subprocess.run([str(LAB / "build-image.sh")], check=True, timeout=1800))
-        _timed("lab up: filer + 2 blades to ssh (lab/up.sh 2)",
-               lambda: subprocess.run([str(LAB / "up.sh"), "2"], check=True, timeout=900))
+        _timed("lab up: filer + 3 blades to ssh (lab/up.sh 3)",
+               lambda: subprocess.run([str(LAB / "up.sh"), "3"], check=True, timeout=900))
         result = _timed("site.yml, first run (Xen install, reboot, guests)", lambda: playbook("site.yml"))
         if result.returncode != 0:
             tail = result.stdout[-6000:] + result.stderr[-3000:]

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import _log, _timed, playbook, recap
+from conftest import GUESTS, _log, _timed, playbook, recap
 
-GUESTS = {"g1": "10.77.0.101", "g2": "10.77.0.102", "g3": "10.77.0.103", "g4": "10.77.0.104"}
 QUOTA_MB = 16
 
 
@@ -29,6 +28,8 @@ def test_site_yml_booted_every_blade_into_xen_through_grub(lab):
 def test_every_guest_runs_exactly_once_on_its_planned_host(lab, tmp_path):
     plan = lab.plan(tmp_path)
     assert sorted(plan) == sorted(GUESTS)
+    # The origin's shape: every blade carries guests (spread), each could take a failed one's share.
+    assert sorted(set(plan.values())) == sorted(lab.blades), plan
     running = {blade: lab.xl_list(blade) for blade in lab.blades}
     for guest, host in plan.items():
         where = [blade for blade, names in running.items() if guest in names]

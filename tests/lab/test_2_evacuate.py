@@ -3,8 +3,9 @@
 Runs after test_1_site.py (the converged lab, every guest on its planned blade). Order matters:
 check mode and a refusal first (nothing may move), then the evacuation of blade2, killed during its
 first move and run again, with every moving guest pinged every 100 ms from the filer throughout.
-Lost pings and the downtime they imply go to .cache/lab/timings.txt (the baseline to beat). After
-it every guest runs on blade1 (test_3_rebalance.py brings them back).
+Lost pings and the downtime they imply go to .cache/lab/timings.txt (the baseline to beat). The plan
+spreads blade2's two guests over the survivors, one on blade1 and one on blade3; after it blade2 runs
+nothing (test_3_rebalance.py brings them back).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import signal
 import subprocess
 import time
 
-from conftest import INVENTORY, PLAYBOOK, ROOT, _log, playbook
+from conftest import GUESTS, INVENTORY, PLAYBOOK, ROOT, _log, playbook
 
-GUESTS = {"g1": "10.77.0.101", "g2": "10.77.0.102", "g3": "10.77.0.103", "g4": "10.77.0.104"}
+SURVIVORS = ["blade1", "blade3"]
+MOVE = re.compile(r"\d+\. (g\d): blade2 -> (blade\d) \(pvh, \d+ MiB\)")
 
 
 def where(lab):
@@ -47,8 +49,10 @@ def test_check_mode_prints_the_plan_and_moves_nothing(lab):
     assert movers, "nothing runs on blade2 to evacuate: %s" % before
     result = playbook("evacuate.yml", "-e", "host=blade2", "--check")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    for g in movers:
-        assert re.search(r"\d+\. %s: blade2 -> blade1 \(pvh, \d+ MiB\)" % g, result.stdout), result.stdout[-4000:]
+    moves = dict(MOVE.findall(result.stdout))
+    assert sorted(moves) == movers, result.stdout[-4000:]
+    # The plan spreads them: each survivor takes one (none goes to the drained host).
+    assert sorted(moves.values()) == SURVIVORS, moves
     assert assert_each_runs_once(lab) == before
     assert links(lab, "blade2") == sorted("%s.cfg" % g for g in movers)
 
@@ -60,7 +64,7 @@ def test_evacuation_that_cannot_fit_is_refused_and_moves_nothing(lab):
     lab.ssh("blade1", "setsid nohup perl -e '$0 = \"/usr/lib/xen-4.17/bin/xl migrate g9 blade2 (lab stand-in)\"; "
             "sleep 900' </dev/null >/dev/null 2>&1 &")
     try:
-        # Every guest 300 MiB in the model: blade1 (2 GiB, 1 GiB of it dom0's) holds its own two, not four.
+        # Every guest 300 MiB in the model: a survivor (2 GiB, 1 GiB of it dom0's) holds its own two, not a third.
         result = playbook("evacuate.yml", "-e", "host=blade2", "-e", "xen_guest_memory=300")
     finally:
         lab.ssh("blade1", "pkill -f '[l]ab stand-in'; true")
@@ -138,7 +142,6 @@ def test_evacuate_interrupted_then_rerun_moves_every_guest_live_and_drains_the_h
     moving guest every 100 ms throughout (lost pings and the downtime they imply are logged)."""
     before = assert_each_runs_once(lab)
     movers = sorted(g for g, b in before.items() if b == "blade2")
-    stay = sorted(g for g, b in before.items() if b == "blade1")
     assert len(movers) >= 2, "two guests on blade2 are needed to interrupt between moves: %s" % before
     _start_pings(lab, movers)
     time.sleep(3)
@@ -147,11 +150,14 @@ def test_evacuate_interrupted_then_rerun_moves_every_guest_live_and_drains_the_h
     killed = _run_until(["evacuate.yml", "-e", "host=blade2"], "TASK [Evacuate | Wait for the migrations]", after=2)
     first = re.search(r"TASK \[Evacuate \| Migrate \(live\) (g\d)\]", killed)
     assert first, killed[-4000:]
+    planned = dict(MOVE.findall(killed))  # the plan the killed run printed before its first move
+    assert sorted(planned) == movers and sorted(planned.values()) == SURVIVORS, killed[-4000:]
     _settle(lab)
     midway = assert_each_runs_once(lab)
     _log("evacuate.yml -e host=blade2 killed during its first move: %s" % json.dumps(midway, sort_keys=True))
     moved_alone = first.group(1)
-    assert midway[moved_alone] == "blade1", "the killed run's move of %s did not finish: %s" % (moved_alone, midway)
+    assert midway[moved_alone] == planned[moved_alone], \
+        "the killed run's move of %s did not finish: %s" % (moved_alone, midway)
     assert "blade2" in midway.values(), "everything had moved before the kill: %s" % midway
     rerun = playbook("evacuate.yml", "-e", "host=blade2")
     seconds = time.monotonic() - t0
@@ -161,20 +167,24 @@ def test_evacuate_interrupted_then_rerun_moves_every_guest_live_and_drains_the_h
     _log("%-52s %7.1f s" % ("evacuate.yml -e host=blade2 (%d guests, killed, re-run)" % len(movers), seconds))
     for g in movers:
         s = stats[g]
-        move = re.search(r"%s: blade2 -> blade1 in ([\d.]+) s" % g, rerun.stdout)
+        move = re.search(r"%s: blade2 -> (blade\d) in ([\d.]+) s" % g, rerun.stdout)
         if g == moved_alone:
             assert not move, "the re-run moved %s again: %s" % (g, rerun.stdout[-3000:])
             how = "moved by the killed run's job"
         else:
             assert move, rerun.stdout[-3000:]
-            how = "xl migrate %s s" % move.group(1)
+            how = "to %s, xl migrate %s s" % move.groups()
         _log("  %s: %s; pings every 100 ms: %d sent, %d lost, longest gap %d (~%.1f s downtime)"
              % (g, how, s["sent"], s["lost"], s["longest_gap_pings"], s["longest_gap_pings"] / 10))
         # The guest answered again after its move (the last pings got replies).
         assert s["last_seq"] is not None and s["sent"] - s["last_seq"] <= 20, (g, s)
     after = assert_each_runs_once(lab)
-    assert after == {g: "blade1" for g in GUESTS}, after
-    # Drained: nothing starts on blade2 at boot (the killed run's guest too); the moved guests start on blade1.
+    # Every mover on a survivor, one on each (the re-run planned from live state: the killed run's guest
+    # already on one survivor, the other goes to the other); the guests that stayed did not move.
+    assert sorted(after[g] for g in movers) == SURVIVORS, after
+    assert {g: b for g, b in after.items() if g not in movers} == {g: b for g, b in before.items() if g not in movers}
+    # Drained: nothing starts on blade2 at boot (the killed run's guest too); each guest starts where it runs.
     assert links(lab, "blade2") == []
-    assert links(lab, "blade1") == sorted("%s.cfg" % g for g in movers + stay)
+    for blade in SURVIVORS:
+        assert links(lab, blade) == sorted("%s.cfg" % g for g, b in after.items() if b == blade)
     assert "blade2 is drained" in rerun.stdout

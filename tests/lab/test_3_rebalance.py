@@ -1,11 +1,11 @@
-"""rebalance.yml on the lab: after the evacuation every guest runs on blade1; back to the plan."""
+"""rebalance.yml on the lab: after the evacuation blade2 runs nothing; back to the plan."""
 
 from __future__ import annotations
 
 import re
 
-from conftest import playbook
-from test_2_evacuate import GUESTS, assert_each_runs_once, links
+from conftest import GUESTS, playbook
+from test_2_evacuate import assert_each_runs_once, links
 
 
 def test_rebalance_returns_to_the_plan_move_by_move(lab, tmp_path):

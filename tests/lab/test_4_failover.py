@@ -1,4 +1,4 @@
-"""failover.yml on the lab: a blade's VM is killed (power cut); its guests restart on the other blade.
+"""failover.yml on the lab: a blade's VM is killed (power cut); its guests restart on the two survivors.
 
 Runs last (it leaves blade2 dead); before it, test_3_rebalance.py put every guest back on its planned blade.
 """
@@ -6,11 +6,12 @@ Runs last (it leaves blade2 dead); before it, test_3_rebalance.py put every gues
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 
-from conftest import CACHE, _log, playbook
-from test_2_evacuate import GUESTS, assert_each_runs_once, links
+from conftest import CACHE, GUESTS, _log, playbook
+from test_2_evacuate import SURVIVORS, assert_each_runs_once, links
 
 
 def test_failover_refuses_a_host_that_still_answers(lab):
@@ -21,7 +22,7 @@ def test_failover_refuses_a_host_that_still_answers(lab):
     assert assert_each_runs_once(lab) == before
 
 
-def test_failover_restarts_a_dead_blades_guests_on_the_survivor(lab):
+def test_failover_restarts_a_dead_blades_guests_on_the_survivors(lab):
     before = assert_each_runs_once(lab)
     assert "blade2" in before.values(), before
     pid = int((CACHE / "run" / "blade2.pid").read_text())
@@ -32,14 +33,19 @@ def test_failover_restarts_a_dead_blades_guests_on_the_survivor(lab):
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     dead = sorted(g for g, b in before.items() if b == "blade2")
     _log("%-52s %7.1f s" % ("failover.yml -e host=blade2 (%d guests, kill to pinged)" % len(dead), seconds))
-    for g in dead:
-        assert "%s restarted on blade1" % g in result.stdout, result.stdout[-3000:]
-    assert lab.xl_list("blade1") == sorted(GUESTS)
-    assert links(lab, "blade1") == sorted("%s.cfg" % g for g in GUESTS)
+    restarted = dict(re.findall(r"(g\d) restarted on (blade\d)", result.stdout))
+    assert sorted(restarted) == dead, result.stdout[-3000:]
+    # The plan spreads them over both survivors; the survivors' own guests stay where they were.
+    assert sorted(restarted.values()) == SURVIVORS, restarted
+    after = {**{g: b for g, b in before.items() if b != "blade2"}, **restarted}
+    for blade in SURVIVORS:
+        assert lab.xl_list(blade) == sorted(g for g, b in after.items() if b == blade), blade
+        assert links(lab, blade) == sorted("%s.cfg" % g for g, b in after.items() if b == blade), blade
     for g, ip in GUESTS.items():
         assert lab.guest(ip, "hostname").strip() == g
     # A second run finds nothing to restart and starts nothing twice.
     again = playbook("failover.yml", "-e", "host=blade2")
     assert again.returncode == 0, again.stdout[-3000:]
-    assert "nothing to restart on blade1" in again.stdout, again.stdout[-3000:]
-    assert lab.xl_list("blade1") == sorted(GUESTS)
+    for blade in SURVIVORS:
+        assert "nothing to restart on %s" % blade in again.stdout, again.stdout[-3000:]
+        assert lab.xl_list(blade) == sorted(g for g, b in after.items() if b == blade), blade
