@@ -101,4 +101,4 @@ def test_tolerate_two_on_four_hosts_is_refused_with_the_shortfall():
 def test_the_lab_inventory_passes_the_whole_preflight():
     result = run("plan.yml", inventory=ROOT / "inventories" / "lab")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "preflight: inventory valid (2 dom0s, 4 guests, 1 filer); N-1 proof PASSED" in result.stdout
+    assert "preflight: inventory valid (3 dom0s, 6 guests, 1 filer); N-1 proof PASSED" in result.stdout
