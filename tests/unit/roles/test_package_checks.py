@@ -4,7 +4,8 @@
 
 dom0's install and image_store's install ask dpkg (one shell command) which packages are missing
 and run the package module only for those; dom0's also stages the no-op update-grub that its apt
-run puts first on PATH, only when something is missing and never in check mode.
+run puts first on dpkg's PATH (an apt configuration read through APT_CONFIG), only when something is
+missing and never in check mode.
 """
 
 from __future__ import annotations
@@ -52,3 +53,9 @@ def test_dom0_lists_the_missing_packages_and_stages_update_grub_only_to_install(
     result = subprocess.run([str(update_grub)], capture_output=True, text=True, check=False)
     assert result.returncode == 0 and result.stdout == ""
     assert "update-grub left to the dom0 role" in result.stderr
+    # apt runs dpkg (and so the maintainer scripts) with DPkg::Path, not the caller's PATH: the staged
+    # configuration, read through APT_CONFIG as the install task passes it, puts the shim first.
+    if shutil.which("apt-config"):
+        dump = subprocess.run(["apt-config", "dump", "DPkg::Path"], capture_output=True, text=True, check=True,
+                              env={"APT_CONFIG": str(shim / "apt.conf"), "PATH": "/usr/bin:/bin"}).stdout
+        assert 'DPkg::Path "%s:/usr/sbin:/usr/bin:/sbin:/bin";' % shim in dump, dump
