@@ -1,11 +1,13 @@
 # Copyright: consolidation.xen contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The roles' "which packages are missing" shell scripts, run against this machine's real dpkg.
+"""The roles' read-state shell scripts, run against this machine's real dpkg, mounts and files.
 
 dom0's install and image_store's install ask dpkg (one shell command) which packages are missing
 and run the package module only for those; dom0's also stages the no-op update-grub that its apt
 run puts first on dpkg's PATH (an apt configuration read through APT_CONFIG), only when something is
-missing and never in check mode.
+missing and never in check mode. image_store's command also says whether the store is mounted with
+the exact fstab entry (then the mount module is skipped); dom0's boot state command whether the
+generated grub config has the Xen command line (which decides the regeneration and the reboot).
 """
 
 from __future__ import annotations
@@ -33,10 +35,65 @@ def run(text, *args):
     return result.stdout.split()
 
 
-def test_image_store_lists_only_the_missing_packages():
-    text = script("image_store", "__image_store_missing")
-    assert run(text, INSTALLED, MISSING, INSTALLED) == [MISSING]
-    assert run(text, INSTALLED) == []
+def run_lines(text, *args):
+    result = subprocess.run(["sh", "-ec", text, "sh", *args], capture_output=True, text=True, check=False)
+    return result.returncode, result.stdout.splitlines()
+
+
+def root_mount():
+    """This machine's entry for / (source, fstype): a path that is a mount point."""
+    fields = subprocess.run(["findmnt", "-n", "-o", "SOURCE,FSTYPE", "--mountpoint", "/"], capture_output=True,
+                            text=True, check=True).stdout.split()
+    return fields[0], fields[1]
+
+
+def test_image_store_lists_only_the_missing_packages(tmp_path):
+    text = script("image_store", "__image_store_state")
+    fstab = tmp_path / "fstab"
+    fstab.write_text("")
+    mount = [str(fstab), "filer:/vol/xen_images", str(tmp_path), "nfs", "rw,hard"]
+    assert run_lines(text, *mount, INSTALLED, MISSING, INSTALLED) == (0, ["missing " + MISSING])
+    assert run_lines(text, *mount, INSTALLED) == (0, [])
+
+
+@pytest.mark.skipif(shutil.which("findmnt") is None, reason="needs findmnt")
+def test_image_store_says_mounted_only_for_a_mount_point_with_the_exact_fstab_entry(tmp_path):
+    text = script("image_store", "__image_store_state")
+    src, fstype = root_mount()
+    fstab = tmp_path / "fstab"
+    args = [str(fstab), src, "/", fstype, "rw,hard"]
+    cases = {
+        "# comment\n%s / %s rw,hard 0 0\n" % (src, fstype): ["mounted"],
+        "%s\t/\t%s\trw,hard\n" % (src, fstype): ["mounted"],  # dump and pass default to 0
+        "%s / %s rw,soft 0 0\n" % (src, fstype): [],  # other options: the module rewrites the entry
+        "other:/x / %s rw,hard 0 0\n" % fstype: [],
+        "%s / %s rw,hard 0 2\n" % (src, fstype): [],
+        "%s / %s rw,hard 0 0\n%s / %s rw,hard 0 0\n" % (src, fstype, src, fstype): [],  # two entries
+        "#%s / %s rw,hard 0 0\n" % (src, fstype): [],
+        "": [],
+    }
+    for content, expected in cases.items():
+        fstab.write_text(content)
+        assert run_lines(text, *args) == (0, expected), content
+    fstab.write_text("%s %s %s rw,hard 0 0\n" % (src, tmp_path, fstype))
+    assert run_lines(text, str(fstab), src, str(tmp_path), fstype, "rw,hard") == (0, []), "not a mount point"
+
+
+def test_dom0_boot_state_reads_the_grub_config(tmp_path):
+    text = script("dom0", "__dom0_boot_state_script")
+    cmdline = "dom0_mem=1024M,max:1024M spec-ctrl=eager-fpu"
+    grub = tmp_path / "grub.cfg"
+    caps = Path("/proc/xen/capabilities")
+    xen = ["xen " + caps.read_text().strip()] if caps.exists() else []
+    assert run_lines(text, "apply", cmdline, str(grub)) == (0, ["grub none"] + xen)
+    grub.write_text("multiboot2 /boot/xen.gz placeholder %s\n" % cmdline)
+    assert run_lines(text, "apply", cmdline, str(grub)) == (0, ["grub current"] + xen)
+    grub.write_text("multiboot2 /boot/xen.gz placeholder dom0_mem=512M,max:512M\n")
+    assert run_lines(text, "check", cmdline, str(grub)) == (0, ["grub stale"] + xen)
+    assert run_lines(text, "apply", cmdline, "") == (0, xen), "boot loader not managed: no grub line"
+    grub.chmod(0)
+    if subprocess.run(["sh", "-c", 'exec cat "$1" >/dev/null 2>&1', "sh", str(grub)], check=False).returncode != 0:
+        assert run_lines(text, "apply", cmdline, str(grub))[0] == 2, "an unreadable grub config fails"
 
 
 @pytest.mark.parametrize("mode", ["apply", "check"])
