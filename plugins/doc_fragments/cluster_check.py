@@ -12,14 +12,14 @@ options:
   guests:
     description: The inventory's guests, as the C(consolidation.xen.cluster_model) filter gives them (engine
       mappings with C(name), C(memory_mb) and optional C(vcpus), C(type), C(maxmem_mb), C(host),
-      C(anti_affinity), C(movable), C(current_host)).
+      C(anti_affinity), C(movable), C(current_host), C(priority) (C(high), C(normal), C(low))).
     type: list
     elements: dict
     required: true
   hosts:
     description: The inventory's hosts, as the C(consolidation.xen.cluster_model) filter gives them (C(name),
       C(memory_mb), C(cpus), C(dom0_memory_mb) and optional C(state), C(max_hvm), C(vcpu_ratio), C(hap),
-      C(xen_reserve_mb)).
+      C(xen_reserve_mb), C(domain) (its failure domain; default the host itself)).
     type: list
     elements: dict
     required: true

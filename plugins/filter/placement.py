@@ -27,9 +27,11 @@ def _call(name, func, *args, **kwargs):
         raise AnsibleFilterError("%s: %s" % (name, exc)) from None
 
 
-def placement(guests, hosts, tolerate=1, overhead=True, keep_current=True, strategy="spread", max_scenarios=5000):
+def placement(guests, hosts, tolerate=1, overhead=True, keep_current=True, strategy="spread", max_scenarios=5000,
+              tolerate_domains=0, domain_protect="high"):
     return _call("placement", engine.placement, guests, hosts, tolerate=tolerate, overhead=overhead,
-                 keep_current=keep_current, strategy=strategy, max_scenarios=max_scenarios)
+                 keep_current=keep_current, strategy=strategy, max_scenarios=max_scenarios,
+                 tolerate_domains=tolerate_domains, domain_protect=domain_protect)
 
 
 def evacuation_plan(guests, hosts, drain, tolerate=1, overhead=True, max_scenarios=5000, current=None):

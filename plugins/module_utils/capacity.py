@@ -7,14 +7,19 @@ from __future__ import annotations
 from ansible_collections.consolidation.xen.plugins.module_utils.failover import DEFAULT_MAX_SCENARIOS, check_failover
 from ansible_collections.consolidation.xen.plugins.module_utils.fit import FAIL_MEMORY, FAIL_PCPUS, FAIL_VCPUS
 from ansible_collections.consolidation.xen.plugins.module_utils.layout import Layout
-from ansible_collections.consolidation.xen.plugins.module_utils.model import ModelError, build_cluster, make_guest
+from ansible_collections.consolidation.xen.plugins.module_utils.model import (
+    DEFAULT_DOMAIN_PROTECT,
+    ModelError,
+    build_cluster,
+    make_guest,
+)
 from ansible_collections.consolidation.xen.plugins.module_utils.placement import place
 
 DEFAULT_LIMIT = 1000
 
 
 def capacity(guests, hosts, shape, tolerate=1, overhead=True, max_scenarios=DEFAULT_MAX_SCENARIOS,
-             limit=DEFAULT_LIMIT):
+             limit=DEFAULT_LIMIT, tolerate_domains=0, domain_protect=DEFAULT_DOMAIN_PROTECT):
     """Add guests of ``shape`` one at a time where the proof still holds; report how many fit.
 
     ``shape`` is a guest mapping without a name (memory_mb, vcpus, type, maxmem_mb). The existing
@@ -28,7 +33,8 @@ def capacity(guests, hosts, shape, tolerate=1, overhead=True, max_scenarios=DEFA
     probe.pop("host", None)
     probe.pop("current_host", None)
     build_cluster([probe], hosts, tolerate=0, overhead=overhead)  # validates the shape against the hosts
-    cluster = build_cluster(guests, hosts, tolerate=tolerate, overhead=overhead)
+    cluster = build_cluster(guests, hosts, tolerate=tolerate, overhead=overhead, tolerate_domains=tolerate_domains,
+                            domain_protect=domain_protect, max_scenarios=max_scenarios)
     report = place(cluster, tolerate=tolerate, max_scenarios=max_scenarios)
     result = {"shape": dict(shape), "tolerate": tolerate, "fits": 0, "limited_by": None, "placed_on": {},
               "base_ok": report["ok"], "reasons": []}

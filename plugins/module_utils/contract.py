@@ -255,6 +255,9 @@ VARS = (
         default=True, keys={"engine": "hap"}),
     Var("xen_host_xen_reserve", "host", "size", "memory the hypervisor keeps (default min(memory/16, 128 MiB))",
         unit="MiB", minimum=0, keys={"engine": "xen_reserve_mb"}),
+    Var("xen_host_failure_domain", "host", "name", "what fails with this host (a blade chassis, a rack, a power "
+        "feed); xen_tolerate_domains proves the loss of whole domains (default: the host alone)",
+        keys={"engine": "domain"}),
     Var("xen_host_storage_address", "host", "address", "the dom0's address as the filer sees it (image export); "
         "required with a filer", keys={"filer": "xen_host_storage_address"}),
     Var("xen_host_bmc", "host", "mapping", "IPMI BMC {address, user, password, port (623)} for fencing in "
@@ -294,6 +297,9 @@ VARS = (
         keys={"engine": "anti_affinity"}),
     Var("xen_guest_movable", "guest", "bool", "false: never migrated or restarted elsewhere", default=True,
         keys={"engine": "movable"}),
+    Var("xen_guest_priority", "guest", "choice", "restart class: high, normal or low; failover restarts the higher "
+        "first, a failure domain's loss is proven for xen_domain_protect and up", default="normal",
+        choices=("high", "normal", "low"), keys={"engine": "priority"}),
     Var("xen_guest_current_host", "guest", "host", "where it runs now; the planner keeps it there when valid",
         keys={"engine": "current_host"}),
     # ---- guests: the filer plan
@@ -354,6 +360,11 @@ VARS = (
     # ---- run options (group all or -e), read as the controller sees them
     Var("xen_tolerate", "run", "int", "host failures to survive", default=1, minimum=0, maximum=64,
         keys={"engine": "tolerate"}),
+    Var("xen_tolerate_domains", "run", "int", "whole failure domains (xen_host_failure_domain) to survive at once, "
+        "for the guests of priority xen_domain_protect and up", default=0, minimum=0, maximum=64,
+        keys={"engine": "tolerate_domains"}),
+    Var("xen_domain_protect", "run", "choice", "lowest priority class restarted when a whole failure domain fails",
+        default="high", choices=("high", "normal", "low"), keys={"engine": "domain_protect"}),
     Var("xen_overhead", "run", "bool", "count Xen's per-guest overhead (libxl 4.17)", default=True,
         keys={"engine": "overhead"}),
     Var("xen_placement_strategy", "run", "choice", "spread or pack as the first construction tried",

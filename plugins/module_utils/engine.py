@@ -7,15 +7,20 @@ from __future__ import annotations
 from ansible_collections.consolidation.xen.plugins.module_utils.capacity import capacity as _capacity
 from ansible_collections.consolidation.xen.plugins.module_utils.evacuation import evacuation_plan as _evacuation
 from ansible_collections.consolidation.xen.plugins.module_utils.failover import DEFAULT_MAX_SCENARIOS
-from ansible_collections.consolidation.xen.plugins.module_utils.model import ModelError, build_cluster
+from ansible_collections.consolidation.xen.plugins.module_utils.model import (
+    DEFAULT_DOMAIN_PROTECT,
+    ModelError,
+    build_cluster,
+)
 from ansible_collections.consolidation.xen.plugins.module_utils.placement import place
 
 __all__ = ["ModelError", "placement", "evacuation_plan", "capacity", "failure_table"]
 
 
 def placement(guests, hosts, tolerate=1, overhead=True, keep_current=True, strategy="spread",
-              max_scenarios=DEFAULT_MAX_SCENARIOS):
-    cluster = build_cluster(guests, hosts, tolerate=tolerate, overhead=overhead)
+              max_scenarios=DEFAULT_MAX_SCENARIOS, tolerate_domains=0, domain_protect=DEFAULT_DOMAIN_PROTECT):
+    cluster = build_cluster(guests, hosts, tolerate=tolerate, overhead=overhead, tolerate_domains=tolerate_domains,
+                            domain_protect=domain_protect, max_scenarios=max_scenarios)
     if strategy not in ("spread", "pack"):
         raise ModelError(["strategy: must be 'spread' or 'pack', got %r" % (strategy,)])
     return place(cluster, keep_current=keep_current, strategy=strategy, max_scenarios=max_scenarios)
@@ -33,17 +38,19 @@ def evacuation_plan(guests, hosts, drain, tolerate=1, overhead=True, max_scenari
     return _evacuation(cluster, drain, tolerate=tolerate, max_scenarios=max_scenarios)
 
 
-def capacity(guests, hosts, shape, tolerate=1, overhead=True, max_scenarios=DEFAULT_MAX_SCENARIOS, limit=1000):
+def capacity(guests, hosts, shape, tolerate=1, overhead=True, max_scenarios=DEFAULT_MAX_SCENARIOS, limit=1000,
+             tolerate_domains=0, domain_protect=DEFAULT_DOMAIN_PROTECT):
     return _capacity(guests, hosts, shape, tolerate=tolerate, overhead=overhead, max_scenarios=max_scenarios,
-                     limit=limit)
+                     limit=limit, tolerate_domains=tolerate_domains, domain_protect=domain_protect)
 
 
 def failure_table(report):
     """Plain-text table of a placement report's failover scenarios, for people."""
     failover = report["failover"]
     lines = []
+    hosts_ok = failover.get("hosts_ok", failover["ok"])
     head = "N-%d proof: %s (%s, %d failure set(s))" % (
-        failover["tolerate"], "PASSED" if failover["ok"] else "FAILED", failover.get("method"),
+        failover["tolerate"], "PASSED" if hosts_ok else "FAILED", failover.get("method"),
         failover.get("scenarios_total", 0))
     lines.append(head)
     if failover.get("method") == "bound":
@@ -61,6 +68,19 @@ def failure_table(report):
             lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     if failover.get("unprotected"):
         lines.append("  not protected (movable: false, not restarted elsewhere): " + ", ".join(failover["unprotected"]))
+    domains = failover.get("domains")
+    if domains:
+        lines.append("Failure domains: %d at once, guests of priority %s and up restart: %s (%d failure set(s))" % (
+            domains["tolerate"], domains["protect"], "PASSED" if domains["ok"] else "FAILED",
+            domains["scenarios_total"]))
+        rows = [("failed domain(s)", "hosts", "restarts", "stranded guests", "left down (lower priority)")]
+        for sc in domains["scenarios"]:
+            rows.append((", ".join(sc["domains"]), ", ".join(sc["failed"]), str(len(sc["restarts"])),
+                         ", ".join(sc["stranded"]) or "-", ", ".join(sc["left_down"]) or "-"))
+        if len(rows) > 1:
+            widths = [max(len(r[i]) for r in rows) for i in range(5)]
+            for r in rows:
+                lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     b = report.get("bounds")
     if b:
         lines.append("bounds: %d active host(s); at least %d needed (fluid), %d (bin-packing); %d in use"

@@ -18,6 +18,7 @@ import itertools
 import math
 
 from ansible_collections.consolidation.xen.plugins.module_utils.fit import fail_mode, why_not
+from ansible_collections.consolidation.xen.plugins.module_utils.model import PRIORITIES
 
 DEFAULT_MAX_SCENARIOS = 5000
 EXACT_ITEMS = 12
@@ -87,6 +88,11 @@ class _Overlay:
 def _restart_order(guest):
     # Largest first; among equals the constrained ones (group, HVM) first.
     return (-guest.max_footprint, -guest.vcpus, guest.anti_affinity is None, not guest.is_hvm, guest.name)
+
+
+def _priority_order(guest):
+    # Higher priority classes first, then as _restart_order: when not all fit, the lowest classes strand.
+    return (-guest.priority,) + _restart_order(guest)
 
 
 def _greedy(items, survivors, overlay):
@@ -187,13 +193,24 @@ class _Budget(Exception):
     pass
 
 
-def restart_scenario(cluster, layout, failed, exact_items=EXACT_ITEMS, exact_budget=EXACT_BUDGET, detail=True):
-    """Re-place the guests of the hosts in ``failed`` (host indices) on the other active hosts."""
+def restart_scenario(cluster, layout, failed, exact_items=EXACT_ITEMS, exact_budget=EXACT_BUDGET, detail=True,
+                     min_priority=0):
+    """Re-place the guests of the hosts in ``failed`` (host indices) on the other active hosts.
+
+    Only movable guests of priority rank ``min_priority`` and up restart; the others of the failed
+    hosts are returned as ``left_down``. When no plan restarts them all, the one reported restarts the
+    higher classes first, so that only the lowest classes strand.
+    """
     failed_set = set(failed)
-    items, unprotected = [], []
+    items, unprotected, left_down = [], [], []
     for f in failed:
         for guest in layout.members[f]:
-            (items if guest.movable else unprotected).append(guest)
+            if not guest.movable:
+                unprotected.append(guest)
+            elif guest.priority < min_priority:
+                left_down.append(guest)
+            else:
+                items.append(guest)
     items.sort(key=_restart_order)
     survivors = [h for h in cluster.active_hosts if h.index not in failed_set]
     overlay = _Overlay(layout)
@@ -209,8 +226,14 @@ def restart_scenario(cluster, layout, failed, exact_items=EXACT_ITEMS, exact_bud
         exhaustive = not out_of_budget
     elif stranded:
         exhaustive = False
+    if stranded and len({g.priority for g in items}) > 1:
+        by_priority = _Overlay(layout)
+        p_restarts, p_stranded = _greedy(sorted(items, key=_priority_order), survivors, by_priority)
+        if not p_stranded or (max(g.priority for g in p_stranded), len(p_stranded)) < (
+                max(g.priority for g in stranded), len(stranded)):
+            restarts, stranded, overlay = p_restarts, p_stranded, by_priority
     result = {"ok": not stranded, "stranded": stranded, "restarts": restarts, "unprotected": unprotected,
-              "proven": not stranded or exhaustive}
+              "left_down": left_down, "proven": not stranded or exhaustive}
     if detail:
         result["short_mb"], result["short_vcpus"], result["reasons"] = _shortfall(stranded, survivors, overlay)
     return result
@@ -236,57 +259,105 @@ def _shortfall(stranded, survivors, overlay):
     return max(0, need_mb - free_mb), max(0, need_vcpus - free_vcpus), reasons
 
 
+def _scenario_entry(hosts, failed, outcome):
+    return {
+        "failed": [hosts[f].name for f in failed],
+        "ok": outcome["ok"],
+        "proven": outcome["proven"],
+        "restarts": {name: host.name for name, host in sorted(outcome["restarts"].items())},
+        "stranded": [g.name for g in outcome["stranded"]],
+        "unprotected": sorted(g.name for g in outcome["unprotected"]),
+        "left_down": sorted(g.name for g in outcome["left_down"]),
+        "short_mb": outcome["short_mb"],
+        "short_vcpus": outcome["short_vcpus"],
+        "reasons": outcome["reasons"],
+    }
+
+
 def check_failover(cluster, layout, tolerate=None, max_scenarios=DEFAULT_MAX_SCENARIOS, fail_fast=False,
                    detail=True):
-    """Prove that the layout survives the loss of any ``tolerate`` active hosts.
+    """Prove that the layout survives the loss of any ``tolerate`` active hosts, and of any
+    ``cluster.tolerate_domains`` whole failure domains for the guests of the protected classes.
 
-    Returns ``{"tolerate", "ok", "method", "scenarios_total", "scenarios", "unprotected"}``;
+    Returns ``{"tolerate", "ok", "method", "scenarios_total", "scenarios", "unprotected", "domains"}``;
     ``method`` is ``exact`` (every failure set simulated) or ``bound`` (conservative, see
-    :func:`_bound_check`; ``bound`` then holds its figures).
+    :func:`_bound_check`; ``bound`` then holds its figures). ``domains`` is the whole-domain part,
+    always simulated: ``{"tolerate", "protect" (lowest class restarted), "ok", "scenarios_total",
+    "scenarios"}`` (each scenario also names its ``domains``), or None when no domain failure is asked.
+    ``ok`` covers both parts, ``hosts_ok`` the host failure sets alone.
     """
     k = cluster.tolerate if tolerate is None else tolerate
     active = [h.index for h in cluster.active_hosts]
     unprotected = sorted(g.name for h in active for g in layout.members[h] if not g.movable)
     result = {"tolerate": k, "ok": True, "method": "exact", "scenarios": [], "unprotected": unprotected,
-              "scenarios_total": math.comb(len(active), k) if k <= len(active) else 0}
+              "scenarios_total": math.comb(len(active), k) if k <= len(active) else 0, "domains": None}
+    hosts_ok = _check_hosts(cluster, layout, k, active, max_scenarios, fail_fast, detail, result)
+    result["ok"] = result["hosts_ok"] = hosts_ok
+    if not hosts_ok and fail_fast:
+        return result
+    if cluster.tolerate_domains:
+        result["domains"] = _check_domains(cluster, layout, fail_fast, detail)
+        result["ok"] = hosts_ok and result["domains"]["ok"]
+        if fail_fast and not result["domains"]["ok"]:
+            result["first_failure"] = result["domains"].get("first_failure")
+    return result
+
+
+def _check_hosts(cluster, layout, k, active, max_scenarios, fail_fast, detail, result):
     if k == 0:
         result["scenarios_total"] = 0
-        return result
+        return True
     if k >= len(active):
-        result.update(ok=False, method="impossible")
-        return result
+        result["method"] = "impossible"
+        return False
     if result["scenarios_total"] > max_scenarios:
         result["method"] = "bound"
         result["bound"] = _bound_check(cluster, layout, k)
-        result["ok"] = result["bound"]["ok"]
-        return result
+        return result["bound"]["ok"]
     hosts = cluster.hosts
+    ok = True
     for failed in itertools.combinations(active, k):
         if k == 1 and not layout.members[failed[0]]:
             if detail:
                 result["scenarios"].append({"failed": [hosts[failed[0]].name], "ok": True, "restarts": {},
-                                            "stranded": [], "unprotected": [], "short_mb": 0, "short_vcpus": 0,
-                                            "reasons": {}})
+                                            "stranded": [], "unprotected": [], "left_down": [], "short_mb": 0,
+                                            "short_vcpus": 0, "reasons": {}})
             continue
         outcome = restart_scenario(cluster, layout, failed, detail=detail)
         if not outcome["ok"]:
-            result["ok"] = False
+            ok = False
         if detail:
-            result["scenarios"].append({
-                "failed": [hosts[f].name for f in failed],
-                "ok": outcome["ok"],
-                "proven": outcome["proven"],
-                "restarts": {name: host.name for name, host in sorted(outcome["restarts"].items())},
-                "stranded": [g.name for g in outcome["stranded"]],
-                "unprotected": sorted(g.name for g in outcome["unprotected"]),
-                "short_mb": outcome["short_mb"],
-                "short_vcpus": outcome["short_vcpus"],
-                "reasons": outcome["reasons"],
-            })
+            result["scenarios"].append(_scenario_entry(hosts, failed, outcome))
         if fail_fast and not outcome["ok"]:
             result["first_failure"] = [hosts[f].name for f in failed]
-            return result
-    return result
+            return False
+    return ok
+
+
+def _check_domains(cluster, layout, fail_fast, detail):
+    """Every set of ``tolerate_domains`` failure domains lost at once: the failed hosts' guests of the
+    protected classes restart on the active hosts outside them (the survivors keep all their guests)."""
+    d = cluster.tolerate_domains
+    names = sorted(cluster.domains)
+    out = {"tolerate": d, "protect": PRIORITIES[cluster.domain_protect], "ok": True,
+           "scenarios_total": math.comb(len(names), d) if d <= len(names) else 0, "scenarios": []}
+    if d >= len(names):
+        out["ok"] = False
+        return out
+    hosts = cluster.hosts
+    for combo in itertools.combinations(names, d):
+        failed = sorted(i for name in combo for i in cluster.domains[name])
+        outcome = restart_scenario(cluster, layout, failed, detail=detail, min_priority=cluster.domain_protect)
+        if not outcome["ok"]:
+            out["ok"] = False
+        if detail:
+            entry = _scenario_entry(hosts, failed, outcome)
+            entry["domains"] = list(combo)
+            out["scenarios"].append(entry)
+        if fail_fast and not outcome["ok"]:
+            out["first_failure"] = [hosts[f].name for f in failed]
+            return out
+    return out
 
 
 def _bound_check(cluster, layout, k):

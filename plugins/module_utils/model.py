@@ -8,6 +8,8 @@ Every error names the guest or host and the field, and nothing is decided on bad
 
 from __future__ import annotations
 
+import math
+
 from ansible_collections.consolidation.xen.plugins.module_utils.fit import fail_mode, why_not
 from ansible_collections.consolidation.xen.plugins.module_utils.units import (
     SizeError,
@@ -22,6 +24,13 @@ GUEST_TYPES = ("pv", "pvh", "hvm")
 DEFAULT_GUEST_TYPE = "pvh"
 HOST_STATES = ("active", "maintenance", "down")
 DEFAULT_VCPU_RATIO = 4.0
+# Restart priority classes, lowest first: a guest's rank is its index. Failover restarts the higher
+# classes first; a whole failure domain's loss is proven for the classes from ``domain_protect`` up.
+PRIORITIES = ("low", "normal", "high")
+DEFAULT_PRIORITY = "normal"
+DEFAULT_DOMAIN_PROTECT = "high"
+DEFAULT_PRIORITY_RANK = PRIORITIES.index(DEFAULT_PRIORITY)
+DEFAULT_DOMAIN_PROTECT_RANK = PRIORITIES.index(DEFAULT_DOMAIN_PROTECT)
 
 # libxl 4.17 (tools/libs/light/libxl_mem.c, libxl_internal.h): extra memory per domain type, KiB.
 _LIBXL_PV_EXTRA_KB = 1024
@@ -59,11 +68,12 @@ class Guest:
     """One domU. ``footprint(host)`` is what it takes from that host's capacity."""
 
     __slots__ = ("name", "memory_mb", "maxmem_mb", "vcpus", "type", "pin", "anti_affinity", "movable",
-                 "current_host", "index", "_fp_hap", "_fp_shadow")
+                 "current_host", "index", "priority", "_fp_hap", "_fp_shadow")
 
     def __init__(self, name, memory_mb, maxmem_mb, vcpus, guest_type, pin, anti_affinity, movable,
-                 current_host, index, overhead=True):
+                 current_host, index, overhead=True, priority=DEFAULT_PRIORITY_RANK):
         self.name = name
+        self.priority = priority
         self.memory_mb = memory_mb
         self.maxmem_mb = maxmem_mb
         self.vcpus = vcpus
@@ -94,7 +104,7 @@ class Guest:
         return {
             "name": self.name, "memory_mb": self.memory_mb, "maxmem_mb": self.maxmem_mb, "vcpus": self.vcpus,
             "type": self.type, "host": self.pin, "anti_affinity": self.anti_affinity, "movable": self.movable,
-            "current_host": self.current_host,
+            "current_host": self.current_host, "priority": PRIORITIES[self.priority],
         }
 
     def __repr__(self):
@@ -105,11 +115,12 @@ class Host:
     """One dom0 host. ``capacity_mb`` is what guests may use: physical - dom0 - hypervisor reserve."""
 
     __slots__ = ("name", "memory_mb", "cpus", "dom0_memory_mb", "xen_reserve_mb", "state", "max_hvm",
-                 "vcpu_ratio", "hap", "index", "capacity_mb", "vcpu_capacity")
+                 "vcpu_ratio", "hap", "index", "capacity_mb", "vcpu_capacity", "domain")
 
     def __init__(self, name, memory_mb, cpus, dom0_memory_mb, xen_reserve_mb, state, max_hvm, vcpu_ratio, hap,
-                 index):
+                 index, domain=None):
         self.name = name
+        self.domain = domain or name
         self.memory_mb = memory_mb
         self.cpus = cpus
         self.dom0_memory_mb = dom0_memory_mb
@@ -136,16 +147,27 @@ def default_xen_reserve_mb(memory_mb):
 
 
 class Cluster:
-    """Validated hosts and guests, plus the options every engine function shares."""
+    """Validated hosts and guests, plus the options every engine function shares.
 
-    def __init__(self, hosts, guests, tolerate, overhead):
+    ``tolerate_domains`` whole failure domains (hosts sharing ``Host.domain``) may fail at once; the
+    guests of priority rank ``domain_protect`` and up must then restart outside them.
+    """
+
+    def __init__(self, hosts, guests, tolerate, overhead, tolerate_domains=0,
+                 domain_protect=DEFAULT_DOMAIN_PROTECT_RANK):
         self.hosts = hosts
         self.guests = guests
         self.tolerate = tolerate
         self.overhead = overhead
+        self.tolerate_domains = tolerate_domains
+        self.domain_protect = domain_protect
         self.host_by_name = {h.name: h for h in hosts}
         self.guest_by_name = {g.name: g for g in guests}
         self.active_hosts = [h for h in hosts if h.active]
+        # {domain: [active host indices]}, in host order; domains without an active host are left out
+        self.domains = {}
+        for h in self.active_hosts:
+            self.domains.setdefault(h.domain, []).append(h.index)
 
     def eligible(self, guest, host):
         """Static eligibility: ``guest`` fits on ``host`` alone (the fit rule with nothing used yet)."""
@@ -219,6 +241,9 @@ def _parse_host(raw, index, errors):
         hap = _as_bool(raw.get("hap"), True)
     except ValueError:
         errors.append("%s: hap: must be a boolean, got %r" % (where, raw.get("hap")))
+    domain = raw.get("domain") or None
+    if domain is not None and not isinstance(domain, str):
+        errors.append("%s: domain: must be a failure domain name, got %r" % (where, domain))
     reserve = raw.get("xen_reserve_mb")
     if reserve is None and memory_mb is not None:
         reserve = default_xen_reserve_mb(memory_mb)
@@ -230,7 +255,7 @@ def _parse_host(raw, index, errors):
         errors.append("%s: dom0_memory_mb: %d MiB dom0 reserve + %d MiB hypervisor reserve leaves nothing of "
                       "memory_mb %d MiB for guests" % (where, dom0_mb, reserve, memory_mb))
         return None
-    return Host(name, memory_mb, cpus, dom0_mb, reserve, state, max_hvm, ratio, hap, index)
+    return Host(name, memory_mb, cpus, dom0_mb, reserve, state, max_hvm, ratio, hap, index, domain)
 
 
 def _parse_guest(raw, index, errors, overhead):
@@ -267,9 +292,13 @@ def _parse_guest(raw, index, errors, overhead):
     current = raw.get("current_host") or None
     if current is not None and not isinstance(current, str):
         errors.append("%s: current_host: must be a host name, got %r" % (where, current))
+    priority = raw.get("priority") or DEFAULT_PRIORITY
+    if priority not in PRIORITIES:
+        errors.append("%s: priority: must be one of %s, got %r" % (where, ", ".join(PRIORITIES), priority))
     if len(errors) > before:
         return None
-    return Guest(name, memory_mb, maxmem_mb, vcpus, gtype, pin, group, movable, current, index, overhead)
+    return Guest(name, memory_mb, maxmem_mb, vcpus, gtype, pin, group, movable, current, index, overhead,
+                 PRIORITIES.index(priority))
 
 
 def make_guest(raw, index, overhead=True):
@@ -281,8 +310,12 @@ def make_guest(raw, index, overhead=True):
     return guest
 
 
-def build_cluster(guests, hosts, tolerate=1, overhead=True):
-    """Validate plain mappings and return a :class:`Cluster`, or raise :class:`ModelError`."""
+def build_cluster(guests, hosts, tolerate=1, overhead=True, tolerate_domains=0, domain_protect=DEFAULT_DOMAIN_PROTECT,
+                  max_scenarios=None):
+    """Validate plain mappings and return a :class:`Cluster`, or raise :class:`ModelError`.
+
+    ``max_scenarios`` (when given) caps the whole-domain failure sets, which are always simulated.
+    """
     errors = []
     if not isinstance(hosts, (list, tuple)):
         raise ModelError(["hosts: expected a list of mappings, got %s" % type(hosts).__name__])
@@ -295,6 +328,11 @@ def build_cluster(guests, hosts, tolerate=1, overhead=True):
         overhead = _as_bool(overhead, True)
     except ValueError:
         raise ModelError(["overhead: must be a boolean, got %r" % (overhead,)]) from None
+    tol_domains = _pos_int(tolerate_domains)
+    if tol_domains is None or tol_domains < 0:
+        raise ModelError(["tolerate_domains: must be an integer >= 0, got %r" % (tolerate_domains,)])
+    if domain_protect not in PRIORITIES:
+        raise ModelError(["domain_protect: must be one of %s, got %r" % (", ".join(PRIORITIES), domain_protect)])
 
     host_objs, seen = [], set()
     for i, raw in enumerate(hosts):
@@ -323,11 +361,27 @@ def build_cluster(guests, hosts, tolerate=1, overhead=True):
     if not host_objs:
         raise ModelError(["hosts: at least one host is required"])
 
-    cluster = Cluster(host_objs, guest_objs, tol, overhead)
+    cluster = Cluster(host_objs, guest_objs, tol, overhead, tol_domains, PRIORITIES.index(domain_protect))
+    _check_domains(cluster, max_scenarios, errors)
     _check_references(cluster, errors)
     if errors:
         raise ModelError(errors)
     return cluster
+
+
+def _check_domains(cluster, max_scenarios, errors):
+    d = cluster.tolerate_domains
+    if d == 0:
+        return
+    domains = cluster.domains
+    if d >= len(domains):
+        errors.append("tolerate_domains: %d whole failure domain(s) to tolerate needs more than %d domain(s) with an "
+                      "active host (%s)" % (d, len(domains), ", ".join(sorted(domains)) or "none"))
+        return
+    sets = math.comb(len(domains), d)
+    if max_scenarios is not None and sets > max_scenarios:
+        errors.append("tolerate_domains: %d of %d failure domains make %d failure sets, more than max_scenarios %d "
+                      "(each is simulated)" % (d, len(domains), sets, max_scenarios))
 
 
 def _check_references(cluster, errors):

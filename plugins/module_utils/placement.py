@@ -230,13 +230,18 @@ def _constructions(cluster, keep_current, tolerate, max_scenarios, strategy, fro
                     break
 
 
+def _all_scenarios(result):
+    """The host failure sets, then the whole-domain ones."""
+    return result["scenarios"] + ((result.get("domains") or {}).get("scenarios") or [])
+
+
 def _stranded_mb(cluster, layout, tolerate, max_scenarios):
     result = check_failover(cluster, layout, tolerate, max_scenarios, detail=True)
     if result["method"] != "exact":
         return (0 if result["ok"] else 1), result
     total = 0
     guests = cluster.guest_by_name
-    for sc in result["scenarios"]:
+    for sc in _all_scenarios(result):
         total += sum(guests[n].max_footprint for n in sc["stranded"])
     return total, result
 
@@ -245,8 +250,10 @@ def repair(cluster, layout, tolerate, max_scenarios, rounds=REPAIR_ROUNDS, froze
     """Greedy local search: move one guest at a time to lower the stranded memory over all scenarios.
 
     Each round tries the movable guests of the hosts whose failure strands guests against the
-    roomiest other hosts, and keeps the single move that lowers stranded memory most. Bounded by
-    ``rounds`` and by ``evaluations`` failover checks, so it stays cheap on large clusters.
+    roomiest other hosts, and (making room or lifting an anti-affinity block where the restarts
+    would go, as a whole failure domain's loss needs) the guests of those other hosts onto the
+    failing ones, and keeps the single move that lowers stranded memory most. Bounded by ``rounds``
+    and by ``evaluations`` failover checks, so it stays cheap on large clusters.
     """
     score, result = _stranded_mb(cluster, layout, tolerate, max_scenarios)
     if result["method"] != "exact":
@@ -256,28 +263,30 @@ def repair(cluster, layout, tolerate, max_scenarios, rounds=REPAIR_ROUNDS, froze
         if score == 0 or spent >= evaluations:
             break
         suspects = set()
-        for sc in result["scenarios"]:
+        for sc in _all_scenarios(result):
             if not sc["ok"]:
                 suspects.update(cluster.host_by_name[name].index for name in sc["failed"])
         targets = sorted((h for h in cluster.active_hosts if h.index not in suspects),
                          key=lambda h: (-layout.free_mb(h), h.index))[:REPAIR_TARGETS]
+        suspect_hosts = sorted((cluster.hosts[h] for h in suspects), key=lambda h: (-layout.free_mb(h), h.index))
+        moves = [(h, target) for h in sorted(suspects) for target in targets]
+        moves += [(target.index, h) for target in targets for h in suspect_hosts[:REPAIR_TARGETS]]
         best = None
-        for h in sorted(suspects):
+        for h, target in moves:
             for guest in sorted(layout.members[h], key=_order):
                 if guest.pin is not None or not guest.movable or guest.name in frozen:
                     continue
-                for target in targets:
-                    if spent >= evaluations:
-                        break
+                if spent >= evaluations:
+                    break
+                layout.remove(guest)
+                if layout.can_place(guest, target):
+                    layout.place(guest, target)
+                    spent += 1
+                    new_score, new_result = _stranded_mb(cluster, layout, tolerate, max_scenarios)
                     layout.remove(guest)
-                    if layout.can_place(guest, target):
-                        layout.place(guest, target)
-                        spent += 1
-                        new_score, new_result = _stranded_mb(cluster, layout, tolerate, max_scenarios)
-                        layout.remove(guest)
-                        if new_score < score and (best is None or new_score < best[0]):
-                            best = (new_score, guest, target, new_result)
-                    layout.place(guest, cluster.hosts[h])
+                    if new_score < score and (best is None or new_score < best[0]):
+                        best = (new_score, guest, target, new_result)
+                layout.place(guest, cluster.hosts[h])
         if best is None:
             break
         score, guest, target, result = best
@@ -440,6 +449,18 @@ def explain(cluster, report, search):
             reasons.append("if %s fail(s): %s stranded, %s%s" % (
                 ", ".join(sc["failed"]), ", ".join(sc["stranded"]), short,
                 " (%s: %s)" % (first, sc["reasons"].get(first, "")) if first else ""))
+        domains = failover.get("domains") or {}
+        for sc in domains.get("scenarios", []):
+            if sc["ok"]:
+                continue
+            short = ("short %d MiB / %d vCPUs" % (sc["short_mb"], sc["short_vcpus"])
+                     if sc["short_mb"] or sc["short_vcpus"] else "no single survivor can take it")
+            reasons.append("if failure domain(s) %s fail (%s): %s stranded (priority %s and up must restart), %s" % (
+                ", ".join(sc["domains"]), ", ".join(sc["failed"]), ", ".join(sc["stranded"]), domains["protect"],
+                short))
+        if domains and not domains.get("scenarios") and not domains["ok"]:
+            reasons.append("failure domains: %d to tolerate, %d with an active host"
+                           % (domains["tolerate"], len(cluster.domains)))
         groups = {}
         for g in cluster.guests:
             if g.anti_affinity is not None and g.movable:
@@ -454,13 +475,14 @@ def explain(cluster, report, search):
     if b["binpack_hosts"] > b["active_hosts"]:
         reasons.append("lower bound: these guests need at least %d active hosts to survive %d failure(s), "
                        "%d are active" % (b["binpack_hosts"], b["tolerate"], b["active_hosts"]))
+    safe = "N-%d-safe" % failover["tolerate"]
+    if failover.get("domains"):
+        safe = "N-%d and failure-domain-safe" % failover["tolerate"]
     if search == "complete":
-        reasons.append("exhaustive search: no N-%d-safe placement exists on these hosts" % failover["tolerate"])
+        reasons.append("exhaustive search: no %s placement exists on these hosts" % safe)
     elif search == "budget exhausted":
-        reasons.append("no N-%d-safe placement found (heuristics, repair and a bounded exhaustive search)"
-                       % failover["tolerate"])
+        reasons.append("no %s placement found (heuristics, repair and a bounded exhaustive search)" % safe)
     elif not report["unplaced"]:
-        reasons.append("no N-%d-safe placement found by spread, pack and repair; the exhaustive search runs only "
-                       "up to %d hosts and %d guests to place" % (failover["tolerate"], EXHAUSTIVE_MAX_HOSTS,
-                                                                  EXHAUSTIVE_MAX_GUESTS))
+        reasons.append("no %s placement found by spread, pack and repair; the exhaustive search runs only "
+                       "up to %d hosts and %d guests to place" % (safe, EXHAUSTIVE_MAX_HOSTS, EXHAUSTIVE_MAX_GUESTS))
     return reasons

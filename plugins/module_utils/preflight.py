@@ -263,19 +263,26 @@ def _check_filer(name, typed, host_names, guest_names, all_vars, problems):
 def _prove(hosts, guests, run, problems):
     try:
         return engine.placement(guests, hosts, tolerate=run["xen_tolerate"], overhead=run["xen_overhead"],
-                                strategy=run["xen_placement_strategy"], max_scenarios=run["xen_max_scenarios"])
+                                strategy=run["xen_placement_strategy"], max_scenarios=run["xen_max_scenarios"],
+                                tolerate_domains=run["xen_tolerate_domains"], domain_protect=run["xen_domain_protect"])
     except ModelError as exc:
         for error in exc.errors:
-            if error.startswith("tolerate:"):
-                error = "xen_tolerate:" + error[len("tolerate:"):]
+            for key, var in (("tolerate:", "xen_tolerate:"), ("tolerate_domains:", "xen_tolerate_domains:")):
+                if error.startswith(key):
+                    error = var + error[len(key):]
             problems.append(contract.translate(error))
         return None
 
 
 def _summary(host_names, guest_names, filer_names, plan, run, warnings):
     failover = plan["failover"]
+    domains = failover.get("domains")
+    domain_part = ("; failure domains (%d at once, priority %s and up) %s (%d failure set(s))" % (
+        domains["tolerate"], domains["protect"], "PASSED" if domains["ok"] else "FAILED", domains["scenarios_total"])
+        if domains else "")
     return ("consolidation.xen preflight: inventory valid (%d dom0s, %d guests, %d filer%s); N-%d proof %s "
-            "(%s, %d failure set(s))%s" % (
+            "(%s, %d failure set(s))%s%s" % (
                 len(host_names), len(guest_names), len(filer_names), "" if len(filer_names) == 1 else "s",
-                run["xen_tolerate"], "PASSED" if failover["ok"] else "FAILED", failover.get("method"),
-                failover.get("scenarios_total", 0), "; " + "; ".join(warnings) if warnings else ""))
+                run["xen_tolerate"], "PASSED" if failover.get("hosts_ok", failover["ok"]) else "FAILED",
+                failover.get("method"), failover.get("scenarios_total", 0), domain_part,
+                "; " + "; ".join(warnings) if warnings else ""))

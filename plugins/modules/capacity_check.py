@@ -27,6 +27,20 @@ options:
     description: How many simultaneous host failures the cluster must survive.
     type: int
     default: 1
+  tolerate_domains:
+    description:
+      - How many whole failure domains (hosts sharing the C(domain) of their mapping, such as a blade
+        chassis) may fail at once. For each such set, the guests of priority O(domain_protect) and up
+        on its hosts must restart on the hosts outside it, which keep their own guests. Every set is
+        simulated. V(0) proves no domain failure.
+    type: int
+    default: 0
+  domain_protect:
+    description: The lowest guest priority class (C(priority) of a guest mapping) that must restart when
+      a whole failure domain fails; lower classes stay down and the table names them.
+    type: str
+    choices: [high, normal, low]
+    default: high
   strategy:
     description: Preferred construction. C(spread) balances load and HVM guests, C(pack) fills hosts.
     type: str
@@ -111,6 +125,8 @@ def main():
             max_scenarios=dict(type="int", default=5000),
             allow_degraded=dict(type="bool", default=False),
             capacity_shape=dict(type="dict"),
+            tolerate_domains=dict(type="int", default=0),
+            domain_protect=dict(type="str", choices=["high", "normal", "low"], default="high"),
         ),
         supports_check_mode=True,
     )
@@ -118,11 +134,13 @@ def main():
     try:
         report = engine.placement(p["guests"], p["hosts"], tolerate=p["tolerate"], overhead=p["overhead"],
                                   keep_current=p["keep_current"], strategy=p["strategy"],
-                                  max_scenarios=p["max_scenarios"])
+                                  max_scenarios=p["max_scenarios"], tolerate_domains=p["tolerate_domains"],
+                                  domain_protect=p["domain_protect"])
         headroom = None
         if p["capacity_shape"]:
             headroom = engine.capacity(p["guests"], p["hosts"], p["capacity_shape"], tolerate=p["tolerate"],
-                                       overhead=p["overhead"], max_scenarios=p["max_scenarios"])
+                                       overhead=p["overhead"], max_scenarios=p["max_scenarios"],
+                                       tolerate_domains=p["tolerate_domains"], domain_protect=p["domain_protect"])
     except engine.ModelError as exc:
         model_refused(module, exc)
     table = engine.failure_table(report)
@@ -135,11 +153,14 @@ def main():
         module.exit_json(**result)
     if report["unplaced"]:
         module.fail_json(msg="placement failed: " + "; ".join(report["reasons"]) + "\n" + "\n".join(table), **result)
+    proof = "N-%d" % p["tolerate"]
+    if report["failover"].get("domains"):
+        proof += " and failure domain"
     if p["allow_degraded"]:
-        module.warn("DEGRADED CLUSTER ACCEPTED (allow_degraded): the N-%d proof failed; a host failure will strand "
-                    "guests. %s" % (p["tolerate"], "; ".join(report["reasons"])))
+        module.warn("DEGRADED CLUSTER ACCEPTED (allow_degraded): the %s proof failed; a failure will strand "
+                    "guests. %s" % (proof, "; ".join(report["reasons"])))
         module.exit_json(**result)
-    module.fail_json(msg="N-%d proof failed: %s\n%s" % (p["tolerate"], "; ".join(report["reasons"]), "\n".join(table)),
+    module.fail_json(msg="%s proof failed: %s\n%s" % (proof, "; ".join(report["reasons"]), "\n".join(table)),
                      **result)
 
 

@@ -62,6 +62,15 @@ def too_big(inv):
     return inv
 
 
+def chassis_too_small_outside(inv):
+    """blade1 and blade2 share a chassis; its four high-priority guests (4 GiB) cannot all restart on blade3."""
+    host(inv, "blade1", xen_host_failure_domain="chassis1")
+    host(inv, "blade2", xen_host_failure_domain="chassis1")
+    for name in ("g1", "g2", "g3", "g4"):
+        guest(inv, name, xen_guest_memory="1G", xen_guest_priority="high")
+    return inv
+
+
 def also_guest(inv):
     guest(inv, "blade3", xen_guest_memory="256M")
     return inv
@@ -152,6 +161,19 @@ CASES = [
     ("vcpus-word", "site.yml", [], lambda i: guest(i, "g1", xen_guest_vcpus="two"), ["guest g1: xen_guest_vcpus"]),
     ("host-cpus-zero", "site.yml", [], lambda i: host(i, "blade1", xen_host_cpus=0), ["host blade1: xen_host_cpus: must be >= 1"]),
     ("host-state-bogus", "site.yml", [], lambda i: host(i, "blade1", xen_host_state="bogus"), ["host blade1: xen_host_state"]),
+    ("priority-bogus", "site.yml", [], lambda i: guest(i, "g1", xen_guest_priority="urgent"),
+     ["guest g1: xen_guest_priority: must be one of high, normal, low, got 'urgent'"]),
+    ("failure-domain-injection", "site.yml", [], lambda i: host(i, "blade1", xen_host_failure_domain="chassis 1;rm"),
+     ["host blade1: xen_host_failure_domain"]),
+    ("tolerate-domains-all", "plan.yml", ["-e", "xen_tolerate_domains=3"], None,
+     ["xen_tolerate_domains: 3 whole failure domain(s) to tolerate needs more than 3 domain(s)"]),
+    ("tolerate-domains-word", "site.yml", ["-e", "xen_tolerate_domains=one"], None,
+     ["xen_tolerate_domains: expected a whole number"]),
+    ("domain-protect-bogus", "site.yml", ["-e", "xen_domain_protect=critical"], None,
+     ["xen_domain_protect: must be one of high, normal, low"]),
+    ("chassis-failing-proof", "site.yml", ["--limit", "blade3", "-e", "xen_tolerate_domains=1"],
+     chassis_too_small_outside, ["Failure domains: 1 at once, guests of priority high and up restart: FAILED",
+                                 "if failure domain(s) chassis1 fail (blade1, blade2)"]),
     ("pin-unknown", "site.yml", [], lambda i: guest(i, "g1", xen_guest_host="blade9"), ["guest g1: xen_guest_host: 'blade9'"]),
     # ---- filer
     ("data-without-address", "site.yml", [], lambda i: guest(i, "g1", xen_guest_address=None),

@@ -13,6 +13,8 @@ import time
 from conftest import CACHE, GUESTS, _log, playbook
 from test_2_evacuate import SURVIVORS, assert_each_runs_once, links
 
+PRIORITY = {"g2": "high", "g5": "low"}  # xen_guest_priority in inventories/lab
+
 
 def test_failover_refuses_a_host_that_still_answers(lab):
     before = assert_each_runs_once(lab)
@@ -35,6 +37,20 @@ def test_failover_restarts_a_dead_blades_guests_on_the_survivors(lab):
     _log("%-52s %7.1f s" % ("failover.yml -e host=blade2 (%d guests, kill to pinged)" % len(dead), seconds))
     restarted = dict(re.findall(r"(g\d) restarted on (blade\d)", result.stdout))
     assert sorted(restarted) == dead, result.stdout[-3000:]
+    # Priority classes (inventories/lab: g2 high, g5 low, both on blade2): the high one is started and
+    # answers before the low one is started, by the controller's clock in the output.
+    assert {PRIORITY.get(g, "normal") for g in dead} >= {"high", "low"}, dead
+    stamps = {}
+    for event, pattern in (("start", r"priority (\w+): starting ([\w, ]+) at (\S+) UTC"),
+                           ("answer", r"priority (\w+): ([\w, ]+) answering at (\S+) UTC")):
+        for cls, guests, at in re.findall(pattern, result.stdout):
+            assert sorted(guests.split(", ")) == sorted(g for g in dead if PRIORITY.get(g, "normal") == cls), guests
+            stamps["%s %s" % (cls, event)] = at
+    _log("  restart order (controller UTC): %s" % ", ".join("%s %s" % kv for kv in sorted(stamps.items(),
+                                                                                         key=lambda kv: kv[1])))
+    order = ["high start", "high answer", "low start", "low answer"]
+    assert set(order) <= set(stamps), (stamps, result.stdout[-3000:])
+    assert [stamps[k] for k in order] == sorted(stamps[k] for k in order), stamps
     # The plan spreads them over both survivors; the survivors' own guests stay where they were.
     assert sorted(restarted.values()) == SURVIVORS, restarted
     after = {**{g: b for g, b in before.items() if b != "blade2"}, **restarted}

@@ -41,10 +41,11 @@ def valid_placement(cluster, assignment):
     return True
 
 
-def restart_exists(cluster, assignment, failed):
-    """Can the failed hosts' movable guests restart on the survivors, the others staying put?"""
+def restart_exists(cluster, assignment, failed, min_priority=0):
+    """Can the failed hosts' movable guests (of priority rank ``min_priority`` and up) restart on the
+    survivors, the others staying put?"""
     survivors = [h for h in cluster.hosts if h.active and h.name not in failed]
-    movers = [g for g in cluster.guests if assignment[g.name] in failed and g.movable]
+    movers = [g for g in cluster.guests if assignment[g.name] in failed and g.movable and g.priority >= min_priority]
     staying = {h.name: [g for g in cluster.guests if assignment[g.name] == h.name] for h in survivors}
     for choice in itertools.product(survivors, repeat=len(movers)):
         ok = True
@@ -59,13 +60,26 @@ def restart_exists(cluster, assignment, failed):
 
 
 def survives(cluster, assignment, k):
+    """Every set of ``k`` active hosts, then every set of ``cluster.tolerate_domains`` failure domains
+    (their active hosts fail together; only the protected classes must restart)."""
     active = [h.name for h in cluster.hosts if h.active]
-    return all(restart_exists(cluster, assignment, set(f)) for f in itertools.combinations(active, k))
+    if not all(restart_exists(cluster, assignment, set(f)) for f in itertools.combinations(active, k)):
+        return False
+    d = cluster.tolerate_domains
+    if not d:
+        return True
+    domains = sorted({h.domain for h in cluster.hosts if h.active})
+    for combo in itertools.combinations(domains, d):
+        failed = {h.name for h in cluster.hosts if h.active and h.domain in combo}
+        if not restart_exists(cluster, assignment, failed, cluster.domain_protect):
+            return False
+    return True
 
 
-def feasible(guests, hosts, tolerate, overhead=True):
-    """True when some placement is valid and survives every failure set of size ``tolerate``."""
-    cluster = build_cluster(guests, hosts, tolerate=tolerate, overhead=overhead)
+def feasible(guests, hosts, tolerate, overhead=True, **domains):
+    """True when some placement is valid and survives every failure set of size ``tolerate`` (and, with
+    ``tolerate_domains``/``domain_protect``, every set of whole failure domains)."""
+    cluster = build_cluster(guests, hosts, tolerate=tolerate, overhead=overhead, **domains)
     active = [h.name for h in cluster.hosts if h.active]
     names = [g.name for g in cluster.guests]
     for choice in itertools.product(active, repeat=len(names)):

@@ -101,6 +101,50 @@ def test_engine_agrees_with_brute_force(case):
         assert bruteforce.survives(cluster, report["assignments"], tolerate)
 
 
+@st.composite
+def domain_clusters(draw, max_hosts=4, max_guests=6):
+    """clusters() with failure domains on the hosts, priorities on the guests and a domain proof asked."""
+    guests, hosts, tolerate, overhead = draw(clusters(max_hosts=max_hosts, max_guests=max_guests))
+    for h in hosts:
+        h["domain"] = draw(st.sampled_from([None, "c1", "c1", "c2"]))
+    for g in guests:
+        g["priority"] = draw(st.sampled_from(["high", "normal", "low"]))
+    options = {"tolerate_domains": draw(st.integers(1, 2)), "domain_protect": draw(st.sampled_from(["high", "normal"]))}
+    return guests, hosts, min(tolerate, 1), overhead, options
+
+
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(domain_clusters())
+def test_engine_agrees_with_brute_force_on_failure_domains_and_classes(case):
+    guests, hosts, tolerate, overhead, options = case
+    try:
+        cluster = build_cluster(guests, hosts, tolerate=tolerate, overhead=overhead, **options)
+    except ModelError:
+        cluster = None
+    assume(cluster is not None)
+    report = placement(guests, hosts, tolerate=tolerate, overhead=overhead, **options)
+    check_report_invariants(cluster, report)
+    expected = bruteforce.feasible(guests, hosts, tolerate, overhead, **options)
+    event("feasible" if expected else "infeasible")
+    domains = report["failover"]["domains"]
+    assert domains is not None and domains["tolerate"] == options["tolerate_domains"]
+    assert report["ok"] == expected, report["reasons"]
+    if report["ok"]:
+        assert bruteforce.valid_placement(cluster, report["assignments"])
+        assert bruteforce.survives(cluster, report["assignments"], tolerate)
+    for sc in domains["scenarios"]:
+        # the lower classes are named as left down, never restarted; the protected ones restart or strand
+        protect = ["low", "normal", "high"].index(domains["protect"])
+        failed = set(sc["failed"])
+        on_failed = {g.name for g in cluster.guests if report["assignments"].get(g.name) in failed}
+        low = {g.name for g in cluster.guests if g.name in on_failed and g.movable and g.priority < protect}
+        assert set(sc["left_down"]) == low
+        assert not low & set(sc["restarts"])
+        assert set(sc["restarts"]) | set(sc["stranded"]) == {
+            g.name for g in cluster.guests if g.name in on_failed and g.movable and g.priority >= protect}
+
+
 @SETTINGS
 @given(clusters(max_hosts=6, max_guests=14))
 def test_larger_random_clusters_keep_invariants(case):
