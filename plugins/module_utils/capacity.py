@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.consolidation.xen.plugins.module_utils.bounds import binpack_hosts, fluid_hosts
 from ansible_collections.consolidation.xen.plugins.module_utils.failover import DEFAULT_MAX_SCENARIOS, check_failover
 from ansible_collections.consolidation.xen.plugins.module_utils.fit import FAIL_MEMORY, FAIL_PCPUS, FAIL_VCPUS
 from ansible_collections.consolidation.xen.plugins.module_utils.layout import Layout
@@ -16,16 +17,28 @@ from ansible_collections.consolidation.xen.plugins.module_utils.model import (
 from ansible_collections.consolidation.xen.plugins.module_utils.placement import place
 
 DEFAULT_LIMIT = 1000
+# Where a re-planned search is cheap enough: clusters of at most this many active hosts try every count
+# from the counting bound down with the whole placement (existing guests may move).
+EXACT_MAX_HOSTS = 6
+EXACT_MAX_TRIES = 20
 
 
 def capacity(guests, hosts, shape, tolerate=1, overhead=True, max_scenarios=DEFAULT_MAX_SCENARIOS,
              limit=DEFAULT_LIMIT, tolerate_domains=0, domain_protect=DEFAULT_DOMAIN_PROTECT):
-    """Add guests of ``shape`` one at a time where the proof still holds; report how many fit.
+    """How many more guests of ``shape`` fit while the proof still holds, and how far that is from the limit.
 
     ``shape`` is a guest mapping without a name (memory_mb, vcpus, type, maxmem_mb). The existing
-    guests are placed first (keeping current hosts); new guests never move them. ``limited_by``
-    says what stopped the count: ``memory``/``vcpus``/``constraints`` (no host can take one more at
-    all), ``failover`` (one more would break N-k), or ``limit``.
+    guests are placed first (keeping current hosts) and guests of the shape added one at a time where
+    the proof still holds, never moving the existing ones: ``fits_in_place``, with ``limited_by``
+    saying what stopped it: ``memory``/``vcpus``/``constraints`` (no host can take one more at all),
+    ``failover`` (one more would break the proof), or ``limit``.
+
+    ``bound`` is the counting bound: the most guests of the shape for which the fluid and bin-packing
+    lower bounds (memory and vCPUs, k hosts spare) still fit the active hosts; no placement holds
+    more. On clusters of up to EXACT_MAX_HOSTS active hosts the whole placement is re-run with
+    ``bound``, ``bound - 1``, ... new guests, so existing guests may move: ``fits`` is the best
+    count either way and ``moves`` how many existing guests that needs moved from the plan (0 when
+    ``fits == fits_in_place``). ``exact`` is true when ``fits`` reaches the bound.
     """
     if not isinstance(shape, dict):
         raise ModelError(["shape: expected a mapping such as {memory_mb: 1G, vcpus: 1}, got %r" % (shape,)])
@@ -37,7 +50,8 @@ def capacity(guests, hosts, shape, tolerate=1, overhead=True, max_scenarios=DEFA
                             domain_protect=domain_protect, max_scenarios=max_scenarios)
     report = place(cluster, tolerate=tolerate, max_scenarios=max_scenarios)
     result = {"shape": dict(shape), "tolerate": tolerate, "fits": 0, "limited_by": None, "placed_on": {},
-              "base_ok": report["ok"], "reasons": []}
+              "base_ok": report["ok"], "reasons": [], "fits_in_place": 0, "moves": 0, "exact": False,
+              "bound": counting_bound(cluster, shape, overhead, tolerate, limit)}
     if not report["ok"]:
         result["limited_by"] = "base"
         result["reasons"] = ["the current guests do not pass N-%d: " % tolerate] + report["reasons"]
@@ -47,6 +61,7 @@ def capacity(guests, hosts, shape, tolerate=1, overhead=True, max_scenarios=DEFA
     layout = _layout_from(cluster, assignments)
     active = cluster.active_hosts
     placed_on = {}
+    existing = len(cluster.guests)
     for i in range(limit):
         guest = make_guest(dict(shape, name="__capacity_%d" % i), len(cluster.guests), overhead)
         cluster.guests.append(guest)
@@ -72,7 +87,72 @@ def capacity(guests, hosts, shape, tolerate=1, overhead=True, max_scenarios=DEFA
     else:
         result["limited_by"] = "limit"
     result["placed_on"] = placed_on
+    result["fits_in_place"] = result["fits"]
+    del cluster.guests[existing:]
+    if len(active) <= EXACT_MAX_HOSTS and result["fits"] < result["bound"]:
+        _replan(guests, hosts, shape, result, assignments, overhead, tolerate, max_scenarios, tolerate_domains,
+                domain_protect)
+    result["exact"] = result["fits"] >= result["bound"]
     return result
+
+
+def counting_bound(cluster, shape, overhead, tolerate, limit):
+    """The most guests of ``shape`` (at most ``limit``) that two necessary conditions allow, so no placement
+    holds more: every guest fits the active hosts, and the movable ones (they restart when their host
+    fails) fit them with ``tolerate`` hosts spare; each by the fluid and the bin-packing lower bounds on
+    hosts needed, per resource (memory and vCPUs)."""
+    probe = make_guest(dict(shape, name="(new guest)"), 0, overhead)
+    active = cluster.active_hosts
+    caps = [h.capacity_mb for h in active]
+    vcaps = [h.vcpu_capacity for h in active]
+    every = ([g.max_footprint for g in cluster.guests], [g.vcpus for g in cluster.guests])
+    movable = ([g.max_footprint for g in cluster.guests if g.movable], [g.vcpus for g in cluster.guests if g.movable])
+
+    def need(sizes, vcpus, spare):
+        return max(fluid_hosts(sizes, caps, spare), fluid_hosts(vcpus, vcaps, spare), binpack_hosts(sizes, caps, spare))
+
+    def fits(n):
+        more = ([probe.max_footprint] * n, [probe.vcpus] * n)
+        if need(every[0] + more[0], every[1] + more[1], 0) > len(active):
+            return False
+        moving = more if probe.movable else ([], [])
+        return need(movable[0] + moving[0], movable[1] + moving[1], tolerate) <= len(active)
+
+    if not fits(0):
+        return 0
+    lo, hi = 0, limit
+    if fits(hi):
+        return hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _replan(guests, hosts, shape, result, assignments, overhead, tolerate, max_scenarios, tolerate_domains,
+            domain_protect):
+    """Small clusters: the whole placement with ``bound``, ``bound - 1``, ... new guests; the first that
+    passes sets ``fits``, ``placed_on`` and ``moves``."""
+    for count in range(result["bound"], result["fits"], -1)[:EXACT_MAX_TRIES]:
+        # The existing guests start where the plan put them (the placement keeps them there where it can).
+        trial = [dict(g, current_host=assignments.get(g.get("name"))) for g in guests]
+        trial += [dict(shape, name="__capacity_%d" % i) for i in range(count)]
+        cluster = build_cluster(trial, hosts, tolerate=tolerate, overhead=overhead, tolerate_domains=tolerate_domains,
+                                domain_protect=domain_protect, max_scenarios=max_scenarios)
+        report = place(cluster, tolerate=tolerate, max_scenarios=max_scenarios)
+        if not report["ok"]:
+            continue
+        placed = report["assignments"]
+        placed_on = {}
+        for i in range(count):
+            host = placed["__capacity_%d" % i]
+            placed_on[host] = placed_on.get(host, 0) + 1
+        result.update(fits=count, placed_on=placed_on, limited_by=result["limited_by"],
+                      moves=sum(1 for name, host in assignments.items() if placed.get(name) != host))
+        return
 
 
 def _layout_from(cluster, assignments):

@@ -46,8 +46,8 @@ def test_failover_restarts_a_dead_blades_guests_on_the_survivors(lab):
         for cls, guests, at in re.findall(pattern, result.stdout):
             assert sorted(guests.split(", ")) == sorted(g for g in dead if PRIORITY.get(g, "normal") == cls), guests
             stamps["%s %s" % (cls, event)] = at
-    _log("  restart order (controller UTC): %s" % ", ".join("%s %s" % kv for kv in sorted(stamps.items(),
-                                                                                         key=lambda kv: kv[1])))
+    in_time_order = sorted(stamps.items(), key=lambda kv: kv[1])
+    _log("  restart order (controller UTC): %s" % ", ".join("%s %s" % kv for kv in in_time_order))
     order = ["high start", "high answer", "low start", "low answer"]
     assert set(order) <= set(stamps), (stamps, result.stdout[-3000:])
     assert [stamps[k] for k in order] == sorted(stamps[k] for k in order), stamps

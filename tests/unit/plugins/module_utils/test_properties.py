@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.consolidation.xen.plugins.module_utils.engine import evacuation_plan, placement
+from ansible_collections.consolidation.xen.plugins.module_utils.engine import capacity, evacuation_plan, placement
 from ansible_collections.consolidation.xen.plugins.module_utils.failover import check_failover
 from ansible_collections.consolidation.xen.plugins.module_utils.layout import Layout
 from ansible_collections.consolidation.xen.plugins.module_utils.model import ModelError, build_cluster
@@ -143,6 +143,26 @@ def test_engine_agrees_with_brute_force_on_failure_domains_and_classes(case):
         assert not low & set(sc["restarts"])
         assert set(sc["restarts"]) | set(sc["stranded"]) == {
             g.name for g in cluster.guests if g.name in on_failed and g.movable and g.priority >= protect}
+
+
+@settings(max_examples=250, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(clusters(max_hosts=3, max_guests=4), st.sampled_from([512, 1024]), st.integers(1, 2))
+def test_capacity_never_passes_its_counting_bound_and_its_answer_holds(case, memory, vcpus):
+    guests, hosts, tolerate, overhead = case
+    assume(valid(guests, hosts, tolerate, overhead) is not None)
+    shape = {"memory_mb": memory, "vcpus": vcpus}
+    try:
+        result = capacity(guests, hosts, shape, tolerate=tolerate, overhead=overhead, limit=40)
+    except ModelError:
+        assume(False)  # the shape fits no host
+    assume(result["base_ok"])
+    assert result["fits_in_place"] <= result["fits"] <= result["bound"], result
+    more = [{"name": "new%d" % i, "memory_mb": memory, "vcpus": vcpus} for i in range(result["bound"] + 1)]
+    # the bound is a bound: one more guest than it allows has no safe placement (the placement is exact here)
+    assert not placement(guests + more, hosts, tolerate=tolerate, overhead=overhead)["ok"]
+    if result["fits"] > result["fits_in_place"]:
+        assert placement(guests + more[:result["fits"]], hosts, tolerate=tolerate, overhead=overhead)["ok"]
 
 
 @SETTINGS
