@@ -150,7 +150,7 @@ def _replan(guests, hosts, shape, result, assignments, overhead, tolerate, max_s
         for i in range(count):
             host = placed["__capacity_%d" % i]
             placed_on[host] = placed_on.get(host, 0) + 1
-        result.update(fits=count, placed_on=placed_on, limited_by=result["limited_by"],
+        result.update(fits=count, placed_on=placed_on,
                       moves=sum(1 for name, host in assignments.items() if placed.get(name) != host))
         return
 

@@ -62,10 +62,7 @@ def failure_table(report):
     for sc in failover.get("scenarios", []):
         rows.append((", ".join(sc["failed"]), str(len(sc["restarts"])), ", ".join(sc["stranded"]) or "-",
                      str(sc["short_mb"]), str(sc["short_vcpus"])))
-    if len(rows) > 1:
-        widths = [max(len(r[i]) for r in rows) for i in range(5)]
-        for r in rows:
-            lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    lines.extend(_columns(rows))
     if failover.get("unprotected"):
         lines.append("  not protected (movable: false, not restarted elsewhere): " + ", ".join(failover["unprotected"]))
     domains = failover.get("domains")
@@ -77,10 +74,7 @@ def failure_table(report):
         for sc in domains["scenarios"]:
             rows.append((", ".join(sc["domains"]), ", ".join(sc["failed"]), str(len(sc["restarts"])),
                          ", ".join(sc["stranded"]) or "-", ", ".join(sc["left_down"]) or "-"))
-        if len(rows) > 1:
-            widths = [max(len(r[i]) for r in rows) for i in range(5)]
-            for r in rows:
-                lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        lines.extend(_columns(rows))
     b = report.get("bounds")
     if b:
         lines.append("bounds: %d active host(s); at least %d needed (fluid), %d (bin-packing); %d in use"
@@ -88,3 +82,11 @@ def failure_table(report):
     for reason in report.get("reasons", []):
         lines.append("reason: " + reason)
     return lines
+
+
+def _columns(rows):
+    """A heading row and its data rows as aligned, indented lines; nothing when there is no data row."""
+    if len(rows) < 2:
+        return []
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
