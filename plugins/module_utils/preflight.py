@@ -107,8 +107,9 @@ def check(inventory, playbook="site"):
             warnings.append("the inventory's plan does not hold (%s); %s.yml goes on and proves its own moves "
                             "from live state" % ("; ".join(reasons), playbook))
         else:
-            hint = ("" if plan["unplaced"] else " (-e xen_allow_degraded=true accepts a cluster that is not N-%d "
-                                                "safe, loudly)" % run["xen_tolerate"])
+            proof = "N-%d%s" % (run["xen_tolerate"], " and failure-domain" if plan["failover"].get("domains") else "")
+            hint = ("" if plan["unplaced"] else " (-e xen_allow_degraded=true accepts a cluster that is not %s "
+                                                "safe, loudly)" % proof)
             raise PreflightError(["plan: %s" % r for r in reasons] + ["plan: refused%s" % hint],
                                  report={"plan": plan, "table": table})
     return {
