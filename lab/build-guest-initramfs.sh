@@ -230,6 +230,12 @@ mount -t tmpfs tmpfs /tmp
 exec </dev/console >/dev/console 2>&1
 
 log() { echo "xenlab-init: $*"; }
+# xl shutdown and xl reboot: the guest kernel runs /sbin/poweroff or reboot, which (busybox, no -f)
+# signal PID 1 (USR2 poweroff, USR1 halt, TERM reboot). This init is a shell: it traps them and does
+# it at once (-f: no init to ask). The keep-alive loop below waits interruptibly, so it is prompt.
+trap 'log "poweroff requested"; sync; poweroff -f' USR2
+trap 'log "halt requested"; sync; halt -f' USR1
+trap 'log "reboot requested"; sync; reboot -f' TERM
 load() {
     for m in "$@"; do
         if modprobe "$m" 2>/dev/null; then
@@ -299,9 +305,11 @@ echo "XENLAB-GUEST-READY name=$NAME ip=$ADDR"
 ) &
 log "agent listening on tcp/7000"
 
-# init must never exit; the periodic wake-up also reaps orphaned children.
+# init must never exit; the periodic wake-up also reaps orphaned children. "wait" (not a foreground
+# sleep) lets the traps above run as soon as a signal arrives.
 while :; do
-    sleep 60
+    sleep 60 &
+    wait $!
 done
 EOF
 

@@ -12,7 +12,9 @@ options:
   guests:
     description: The inventory's guests, as the C(consolidation.xen.cluster_model) filter gives them (engine
       mappings with C(name), C(memory_mb) and optional C(vcpus), C(type), C(maxmem_mb), C(host),
-      C(anti_affinity), C(movable), C(current_host), C(priority) (C(high), C(normal), C(low))).
+      C(anti_affinity), C(movable), C(current_host), C(priority) (C(high), C(normal), C(low)), C(state)
+      (C(running), the default; C(stopped) and C(absent) guests are validated, then neither placed, counted nor
+      restarted, and reported as not reserved)).
     type: list
     elements: dict
     required: true

@@ -14,7 +14,7 @@ from ansible_collections.consolidation.xen.plugins.module_utils import filer
 from ansible_collections.consolidation.xen.plugins.plugin_utils.plain import to_plain as _plain
 
 _HOST_VARS = (filer.HOST_ADDRESS_VAR,)
-_GUEST_VARS = (filer.GUEST_ADDRESS_VAR, filer.GUEST_DATA_VAR)
+_GUEST_VARS = (filer.GUEST_ADDRESS_VAR, filer.GUEST_DATA_VAR, filer.GUEST_STATE_VAR)
 
 
 def _pick(hostvars, name, names):

@@ -282,6 +282,10 @@ VARS = (
     Var("guests_vnc_listen", "host", "string", "VNC listen address of HVM guests without xen_guest_vnc_listen",
         default="127.0.0.1", consumers=("guests",)),
     Var("guests_cpuid", "host", "raw", "CPUID mask for every guest (xl cpuid syntax)", consumers=("guests",)),
+    Var("guests_shutdown_timeout", "host", "int", "seconds site.yml waits for a guest set to stopped or absent to "
+        "shut down (xl shutdown)", default=120, minimum=1, maximum=3600, consumers=("guests",)),
+    Var("guests_shutdown_force", "host", "bool", "xl destroy (pull the plug) a guest set to stopped or absent that "
+        "did not shut down within guests_shutdown_timeout", default=False, consumers=("guests",)),
     # ---- guests: the engine's guest model
     Var("xen_guest_memory", "guest", "size", "memory", unit="MiB", required=True,
         keys={"engine": "memory_mb", "xl": "memory_mb"}),
@@ -300,11 +304,19 @@ VARS = (
     Var("xen_guest_priority", "guest", "choice", "restart class: high, normal or low; failover restarts the higher "
         "first, a failure domain's loss is proven for xen_domain_protect and up", default="normal",
         choices=("high", "normal", "low"), keys={"engine": "priority"}),
+    Var("xen_guest_state", "guest", "choice", "desired state: running; stopped (site.yml shuts it down and unlinks "
+        "it, config and data kept; no capacity reserved, never restarted or moved); absent (also its config "
+        "and its export removed; data kept unless filer_purge)", default="running",
+        choices=("running", "stopped", "absent"), keys={"engine": "state", "filer": "xen_guest_state"},
+        consumers=("guests", "failover", "evacuate", "rebalance")),
     Var("xen_guest_current_host", "guest", "host", "where it runs now; the planner keeps it there when valid",
         keys={"engine": "current_host"}),
     # ---- guests: the filer plan
     Var("xen_guest_address", "guest", "address", "the guest's address as the filer sees it (its export's only "
         "client); required with a data area", keys={"filer": "xen_guest_address"}, consumers=("failover",)),
+    Var("xen_guest_check_port", "guest", "int", "TCP port failover.yml waits on after restarting the guest (a "
+        "service's port: a stronger sign of life than ping); needs xen_guest_address", minimum=1, maximum=65535,
+        consumers=("failover",)),
     Var("xen_guest_data", "guest", "raw", "true (role defaults) or {quota, soft_quota, files, root_squash}: the "
         "guest's own qtree with a tree quota", default=False, keys={"filer": "xen_guest_data"}),
     # ---- guests: the xl config (validated by the xl renderer, plugins/module_utils/xlcfg.py)

@@ -75,6 +75,9 @@ def failure_table(report):
             rows.append((", ".join(sc["domains"]), ", ".join(sc["failed"]), str(len(sc["restarts"])),
                          ", ".join(sc["stranded"]) or "-", ", ".join(sc["left_down"]) or "-"))
         lines.extend(_columns(rows))
+    if report.get("not_reserved"):
+        lines.append("not reserved, not restarted (xen_guest_state): " + ", ".join(
+            "%s (%s)" % kv for kv in sorted(report["not_reserved"].items())))
     b = report.get("bounds")
     if b:
         lines.append("bounds: %d active host(s); at least %d needed (fluid), %d (bin-packing); %d in use"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ansible_collections.consolidation.xen.plugins.module_utils.failover import DEFAULT_MAX_SCENARIOS
 from ansible_collections.consolidation.xen.plugins.module_utils.layout import Layout
-from ansible_collections.consolidation.xen.plugins.module_utils.model import Cluster, Host, ModelError
+from ansible_collections.consolidation.xen.plugins.module_utils.model import Host, ModelError
 from ansible_collections.consolidation.xen.plugins.module_utils.placement import place
 
 
@@ -15,8 +15,8 @@ def with_host_states(cluster, states):
     hosts = []
     for h in cluster.hosts:
         hosts.append(Host(h.name, h.memory_mb, h.cpus, h.dom0_memory_mb, h.xen_reserve_mb, states.get(h.name, h.state),
-                          h.max_hvm, h.vcpu_ratio, h.hap, h.index))
-    return Cluster(hosts, cluster.guests, cluster.tolerate, cluster.overhead)
+                          h.max_hvm, h.vcpu_ratio, h.hap, h.index, h.domain))
+    return cluster.with_hosts(hosts)
 
 
 def evacuation_plan(cluster, drain, tolerate=None, max_scenarios=DEFAULT_MAX_SCENARIOS):
@@ -59,6 +59,8 @@ def evacuation_plan(cluster, drain, tolerate=None, max_scenarios=DEFAULT_MAX_SCE
         "moves": [],
         "stranded": [],
         "not_running": sorted(g.name for g in cluster.guests if g.current_host is None),
+        # desired state stopped or absent (xen_guest_state): never moved, started or counted here
+        "not_reserved": dict(sorted(cluster.not_running.items())),
     }
     if refused:
         base.update(ok=False, failover=None, hosts=live.host_report(),
@@ -67,8 +69,7 @@ def evacuation_plan(cluster, drain, tolerate=None, max_scenarios=DEFAULT_MAX_SCE
 
     frozen = {g.name for g in running if g.current_host not in drained}
     # Guests that are not running take no capacity now: plan only what runs.
-    runnable = Cluster(after.hosts, cluster.guests, cluster.tolerate, cluster.overhead)
-    report = place(_only_running(runnable, running), tolerate=min(tolerate, max(0, len(after.active_hosts) - 1)),
+    report = place(_only_running(after, running), tolerate=min(tolerate, max(0, len(after.active_hosts) - 1)),
                    max_scenarios=max_scenarios, keep_current=True, frozen=frozen)
     if tolerate > len(after.active_hosts) - 1:
         report["failover"]["note"] = "only %d active host(s) remain: N-%d cannot hold" % (len(after.active_hosts),
@@ -99,9 +100,9 @@ def _only_running(cluster, running):
     guests = []
     for i, g in enumerate(running):
         copy = Guest(g.name, g.memory_mb, g.maxmem_mb, g.vcpus, g.type, g.pin, g.anti_affinity, g.movable,
-                     g.current_host, i, overhead=cluster.overhead)
+                     g.current_host, i, overhead=cluster.overhead, priority=g.priority)
         guests.append(copy)
-    return Cluster(cluster.hosts, guests, cluster.tolerate, cluster.overhead)
+    return cluster.with_hosts(cluster.hosts, guests)
 
 
 def _order_moves(cluster, live, movers, assignments):

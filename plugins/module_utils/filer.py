@@ -24,6 +24,9 @@ from ansible_collections.consolidation.xen.plugins.module_utils.units import Siz
 HOST_ADDRESS_VAR = "xen_host_storage_address"
 GUEST_ADDRESS_VAR = "xen_guest_address"
 GUEST_DATA_VAR = "xen_guest_data"
+# A guest whose desired state is absent is left out of the plan as if it had left the inventory: its
+# export goes, its data stay (deleted only with filer_purge). Stopped guests keep theirs.
+GUEST_STATE_VAR = "xen_guest_state"
 
 # Keys of the defaults mapping (each is the role variable filer_<key>).
 DEFAULT_KEYS = ("image_volume", "image_size", "image_junction", "data_volume", "data_size",
@@ -240,6 +243,8 @@ def filer_plan(host_names, host_vars, guest_names, guest_vars, defaults):
     qtrees = {}
     for name, gv in zip(guest_names, guest_vars):
         gv = gv or {}
+        if gv.get(GUEST_STATE_VAR) == "absent":
+            continue
         data = gv.get(GUEST_DATA_VAR, False)
         wants_data = data is not None and data is not False
         value = gv.get(GUEST_ADDRESS_VAR)

@@ -78,8 +78,10 @@ def evacuation_check(guests, hosts, drain, facts, tolerate=1, overhead=True, cpu
     processes still running (an interrupted run's jobs): nothing moves until they end.
 
     ``dead``: ``drain`` has failed and is fenced (failover.yml). Its guests are taken to be every
-    inventory guest that runs on no other host (site.yml runs every guest), and they are restarted,
-    not migrated: no PV, CPU or ssh check; it is a problem if ``drain`` can still be read.
+    inventory guest whose desired state is running (``state``) that runs on no other host (site.yml
+    runs every such guest), and they are restarted, not migrated: no PV, CPU or ssh check; it is a
+    problem if ``drain`` can still be read. A guest whose desired state is stopped or absent is never
+    restarted, and one that still runs on ``drain`` is not moved by an evacuation (a problem names it).
 
     Returns ``ok``, ``problems`` (each naming a guest or host; empty when ok), ``moves`` [{guest, from,
     to, memory_mb, type}], ``lines`` (the moves for people), ``live`` (from live_placement), ``plan``
@@ -88,6 +90,7 @@ def evacuation_check(guests, hosts, drain, facts, tolerate=1, overhead=True, cpu
     if drain not in {h.get("name") for h in hosts}:
         raise ModelError(["host %r: not a Xen host of the inventory (xen_hosts)" % (drain,)])
     names = [g.get("name") for g in guests]
+    down = _desired_down(guests)
     live = live_placement(facts, names)
     problems = []
     if dead:
@@ -96,7 +99,7 @@ def evacuation_check(guests, hosts, drain, facts, tolerate=1, overhead=True, cpu
                             "copy of its guests would write the same disks); use evacuate.yml" % drain)
         live["current"] = dict(live["current"])
         for g in names:
-            if g not in live["current"] and g not in live["twice"]:
+            if g not in live["current"] and g not in live["twice"] and g not in down:
                 live["current"][g] = drain
     elif drain in live["unread"]:
         problems.append("host %s: its running domains could not be read (xl info/xl list); nothing moves "
@@ -112,6 +115,10 @@ def evacuation_check(guests, hosts, drain, facts, tolerate=1, overhead=True, cpu
     for t in live["transient"]:
         problems.append("host %s: domain %s is left from an unfinished xl migrate; check which copy is "
                         "current, destroy the other, then re-run" % (t["host"], t["domain"]))
+    for g, host in sorted(live["current"].items()):
+        if g in down and host == drain and not dead:
+            problems.append("guest %s: runs on %s but its desired state is %s (xen_guest_state): evacuate.yml never "
+                            "moves it; run site.yml, which shuts it down, or set it running" % (g, drain, down[g]))
     for name in live["unknown"].get(drain, []):
         problems.append("guest %s: runs on %s but is not in the inventory (xen_guests), so it cannot be "
                         "planned; add it or stop it" % (name, drain))
@@ -179,6 +186,11 @@ def evacuation_check(guests, hosts, drain, facts, tolerate=1, overhead=True, cpu
     lines = ["%d. %s: %s %s %s (%s, %d MiB)" % (i, m["guest"], m["from"], verb, m["to"], m["type"], m["memory_mb"])
              for i, m in enumerate(moves, 1)] or ["%s: no guest %s, nothing to %s" % (
                  drain, "is missing from the other hosts" if dead else "runs there", "restart" if dead else "move")]
+    if dead:
+        idle = sorted(g for g in down if g not in live["current"] and g not in live["twice"])
+        if idle:
+            lines.append("not restarted, desired state not running (xen_guest_state): %s"
+                         % ", ".join("%s (%s)" % (g, down[g]) for g in idle))
     return {"ok": not problems, "problems": problems, "moves": moves, "lines": lines, "live": live, "plan": plan}
 
 
@@ -193,7 +205,9 @@ def rebalance_check(guests, hosts, facts, tolerate=1, overhead=True, max_moves=N
     can run, the plan stops there and says why. ``max_moves`` caps the number of moves.
 
     Returns ``ok``, ``problems``, ``moves`` [{guest, from, to, memory_mb, type, proof}], ``lines``,
-    ``left`` (guests still away from their planned host afterwards), ``planned`` {guest: host}, ``live``.
+    ``left`` (guests still away from their planned host afterwards), ``planned`` {guest: host}, ``live``,
+    ``not_reserved`` {guest: host} (guests whose desired state is stopped or absent and that still run:
+    never moved, a line says so).
     """
     from ansible_collections.consolidation.xen.plugins.module_utils.engine import placement
     from ansible_collections.consolidation.xen.plugins.module_utils.failover import check_failover
@@ -217,8 +231,9 @@ def rebalance_check(guests, hosts, facts, tolerate=1, overhead=True, max_moves=N
     planned = plan["assignments"]
     if not plan["ok"]:
         problems.extend(plan["reasons"] or ["the planned placement fails (run plan.yml)"])
+    down = _desired_down(guests)
     result = {"ok": False, "problems": problems, "moves": [], "lines": [], "left": [], "planned": planned,
-              "live": live}
+              "live": live, "not_reserved": {g: host for g, host in sorted(live["current"].items()) if g in down}}
     if problems:
         return result
 
@@ -265,10 +280,18 @@ def rebalance_check(guests, hosts, facts, tolerate=1, overhead=True, max_moves=N
                        for i, m in enumerate(moves, 1)]
     if not moves:
         result["lines"] = ["every running guest is on its planned host: nothing to move"] if not left else []
+    for g, host in result["not_reserved"].items():
+        result["lines"].append("%s runs on %s though its desired state is %s (xen_guest_state): not moved; "
+                               "site.yml shuts it down" % (g, host, down[g]))
     if left and len(moves) >= limit:
         result["lines"].append("max_moves (%d) reached; still away from their planned host: %s"
                                % (limit, ", ".join(left)))
     return result
+
+
+def _desired_down(guests):
+    """{guest: desired state} of the inventory guests that must not run (xen_guest_state stopped, absent)."""
+    return {g.get("name"): g.get("state") for g in guests if (g.get("state") or "running") != "running"}
 
 
 def live_inputs(dom0s, masked_guests=(), drain=None, dead=False):

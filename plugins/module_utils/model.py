@@ -31,6 +31,10 @@ DEFAULT_PRIORITY = "normal"
 DEFAULT_DOMAIN_PROTECT = "high"
 DEFAULT_PRIORITY_RANK = PRIORITIES.index(DEFAULT_PRIORITY)
 DEFAULT_DOMAIN_PROTECT_RANK = PRIORITIES.index(DEFAULT_DOMAIN_PROTECT)
+# Desired guest states: only ``running`` guests are placed, proven and restarted; the others are
+# validated like the rest, then left out of the cluster (no capacity is reserved for them) and
+# listed in ``Cluster.not_running``.
+GUEST_STATES = ("running", "stopped", "absent")
 
 # libxl 4.17 (tools/libs/light/libxl_mem.c, libxl_internal.h): extra memory per domain type, KiB.
 _LIBXL_PV_EXTRA_KB = 1024
@@ -154,8 +158,10 @@ class Cluster:
     """
 
     def __init__(self, hosts, guests, tolerate, overhead, tolerate_domains=0,
-                 domain_protect=DEFAULT_DOMAIN_PROTECT_RANK):
+                 domain_protect=DEFAULT_DOMAIN_PROTECT_RANK, not_running=None):
         self.hosts = hosts
+        # {guest: desired state} of the valid guests that are not to run (stopped, absent): not placed
+        self.not_running = dict(not_running or {})
         self.guests = guests
         self.tolerate = tolerate
         self.overhead = overhead
@@ -168,6 +174,11 @@ class Cluster:
         self.domains = {}
         for h in self.active_hosts:
             self.domains.setdefault(h.domain, []).append(h.index)
+
+    def with_hosts(self, hosts, guests=None):
+        """The same options (tolerance, overhead, domains, not running) over other hosts or guests."""
+        return Cluster(hosts, self.guests if guests is None else guests, self.tolerate, self.overhead,
+                       self.tolerate_domains, self.domain_protect, self.not_running)
 
     def eligible(self, guest, host):
         """Static eligibility: ``guest`` fits on ``host`` alone (the fit rule with nothing used yet)."""
@@ -295,6 +306,9 @@ def _parse_guest(raw, index, errors, overhead):
     priority = raw.get("priority") or DEFAULT_PRIORITY
     if priority not in PRIORITIES:
         errors.append("%s: priority: must be one of %s, got %r" % (where, ", ".join(PRIORITIES), priority))
+    state = raw.get("state") or "running"
+    if state not in GUEST_STATES:
+        errors.append("%s: state: must be one of %s, got %r" % (where, ", ".join(GUEST_STATES), state))
     if len(errors) > before:
         return None
     return Guest(name, memory_mb, maxmem_mb, vcpus, gtype, pin, group, movable, current, index, overhead,
@@ -345,7 +359,7 @@ def build_cluster(guests, hosts, tolerate=1, overhead=True, tolerate_domains=0, 
         seen.add(host.name)
         host.index = len(host_objs)
         host_objs.append(host)
-    guest_objs, seen_g = [], set()
+    guest_objs, seen_g, not_running = [], set(), {}
     for i, raw in enumerate(guests):
         guest = _parse_guest(raw, i, errors, overhead)
         if guest is None:
@@ -354,6 +368,10 @@ def build_cluster(guests, hosts, tolerate=1, overhead=True, tolerate_domains=0, 
             errors.append("guest %r: name: duplicate guest name" % guest.name)
             continue
         seen_g.add(guest.name)
+        state = raw.get("state") or "running"
+        if state != "running":
+            not_running[guest.name] = state
+            continue
         guest.index = len(guest_objs)
         guest_objs.append(guest)
     if errors:
@@ -361,7 +379,8 @@ def build_cluster(guests, hosts, tolerate=1, overhead=True, tolerate_domains=0, 
     if not host_objs:
         raise ModelError(["hosts: at least one host is required"])
 
-    cluster = Cluster(host_objs, guest_objs, tol, overhead, tol_domains, PRIORITIES.index(domain_protect))
+    cluster = Cluster(host_objs, guest_objs, tol, overhead, tol_domains, PRIORITIES.index(domain_protect),
+                      not_running)
     _check_domains(cluster, max_scenarios, errors)
     _check_references(cluster, errors)
     if errors:

@@ -421,6 +421,8 @@ def placement_report(cluster, candidate, tolerate, max_scenarios, tried, search)
         "tried": tried,
         "search": search,
         "reasons": [],
+        # desired state stopped or absent (xen_guest_state): no capacity reserved, never restarted
+        "not_reserved": dict(sorted(cluster.not_running.items())),
     }
     if not ok:
         report["reasons"] = explain(cluster, report, search)

@@ -75,6 +75,12 @@ def check(inventory, playbook="site"):
         if len(problems) > before:
             bad_guests.add(name)
 
+    for name in guest_names:
+        typed = guests_typed[name]
+        if typed.get("xen_guest_check_port") is not None and typed.get("xen_guest_address") is None:
+            problems.append("guest %s: xen_guest_check_port: needs xen_guest_address (the address failover.yml "
+                            "connects to)" % name)
+
     role = _dom0_settings(host_names, hosts_typed, all_vars, problems)
     _check_dom0s(host_names, hosts_typed, all_vars, problems)
 
@@ -252,7 +258,7 @@ def _check_filer(name, typed, host_names, guest_names, all_vars, problems):
         return {v: all_vars.get(n, {}).get(v) for v in names if all_vars.get(n, {}).get(v) is not None}
 
     host_vars = [pick(n, (filer.HOST_ADDRESS_VAR,)) for n in host_names]
-    guest_vars = [pick(n, (filer.GUEST_ADDRESS_VAR, filer.GUEST_DATA_VAR)) for n in guest_names]
+    guest_vars = [pick(n, (filer.GUEST_ADDRESS_VAR, filer.GUEST_DATA_VAR, filer.GUEST_STATE_VAR)) for n in guest_names]
     try:
         return filer.filer_plan(host_names, host_vars, guest_names, guest_vars, contract.filer_defaults(typed))
     except filer.FilerPlanError as exc:

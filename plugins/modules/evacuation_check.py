@@ -60,9 +60,12 @@ options:
     type: dict
   dead:
     description:
-      - O(drain) has failed and is fenced (C(failover.yml)) - its guests are every inventory guest that runs on no
-        other host, and they are restarted there rather than migrated (no PV, CPU or ssh check). A O(drain) whose
-        state can still be read is refused.
+      - O(drain) has failed and is fenced (C(failover.yml)) - its guests are every inventory guest whose C(state) is
+        V(running) that runs on no other host, and they are restarted there rather than migrated (no PV, CPU or ssh
+        check); RV(lines) names the guests meant to be down that are left so. A O(drain) whose state can still be
+        read is refused.
+      - Without it, a guest whose C(state) is not V(running) that still runs on O(drain) is refused, named (it is
+        never moved; site.yml shuts it down).
     type: bool
     default: false
   migrating:

@@ -98,6 +98,11 @@ live:
   description: Where guests run now (as for C(consolidation.xen.evacuation_check)).
   returned: always
   type: dict
+not_reserved:
+  description: Guests whose C(state) is not V(running) that still run, guest to host; never moved (RV(lines) says
+    so; site.yml shuts them down).
+  returned: always
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule

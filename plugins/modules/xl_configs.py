@@ -102,6 +102,14 @@ options:
       guests no longer listed, with their autostart links.
     type: bool
     default: false
+  absent:
+    description:
+      - Guests whose configs (the ones this module wrote) and autostart links are removed from this host
+        whatever O(purge) says, for example the inventory's guests whose desired state is V(absent). A
+        name may not also be in O(guests).
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - consolidation.xen.attributes
 attributes:
@@ -169,7 +177,7 @@ updated:
   type: list
   elements: str
 removed:
-  description: Config paths removed by O(purge).
+  description: Config paths removed by O(purge) or O(absent).
   returned: always
   type: list
   elements: str
@@ -302,12 +310,17 @@ class XlConfigs:
         unknown = sorted(set(p["autostart"]) - set(rendered))
         if unknown:
             self.fail("autostart names guest(s) that are not in guests: %s" % ", ".join(unknown))
+        both = sorted(set(p["absent"]) & set(rendered))
+        if both:
+            self.fail("guest(s) both in guests and in absent: %s" % ", ".join(both))
 
         self.ensure_dir(self.config_dir)
         for name in sorted(rendered):
             self.config(name, *rendered[name])
         if p["purge"]:
             self.purge(set(rendered))
+        elif p["absent"]:
+            self.purge(set(rendered), only=set(p["absent"]))
         self.ensure_dir(self.autostart_dir)
         self.autostart(set(p["autostart"]), set(rendered))
         self.disks(rendered, p["create_disks"])
@@ -338,12 +351,13 @@ class XlConfigs:
         if not self.check:
             self.write_atomic(path, data)
 
-    def purge(self, wanted):
+    def purge(self, wanted, only=None):
+        """Remove the managed configs of guests not in ``wanted`` (only those in ``only``, when given)."""
         if not os.path.isdir(self.config_dir):
             return
         for entry in sorted(os.listdir(self.config_dir)):
             path = os.path.join(self.config_dir, entry)
-            if not entry.endswith(".cfg") or entry[:-4] in wanted:
+            if not entry.endswith(".cfg") or entry[:-4] in wanted or (only is not None and entry[:-4] not in only):
                 continue
             if os.path.islink(path) or not os.path.isfile(path) or not _is_managed(path):
                 continue
@@ -475,6 +489,7 @@ def main():
             cpuid=dict(type="raw"),
             create_disks=dict(type="bool", default=False),
             purge=dict(type="bool", default=False),
+            absent=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )

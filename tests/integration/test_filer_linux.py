@@ -113,16 +113,26 @@ def test_exports_projects_removal_and_purge(tmp_path):
     assert again.returncode == 0, again.stdout + again.stderr
     assert changed(again) == 0, again.stdout
 
-    # db1 leaves the inventory: its export line goes, its directory and data stay; other ids stay.
+    # www1 set to stopped (xen_guest_state) keeps its export and data: nothing changes.
+    stopped = run(tmp_path, dict(GUESTS, www1=dict(GUESTS["www1"], xen_guest_state="stopped")))
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert changed(stopped) == 0, stopped.stdout
+
+    # db1 set to absent: its export line goes, its directory and data stay; other ids stay.
     (nfs / "xen_data" / "db1" / "data.db").write_text("keep me")
-    fewer = {k: v for k, v in GUESTS.items() if k != "db1"}
-    removed = run(tmp_path, fewer)
+    removed = run(tmp_path, dict(GUESTS, db1=dict(GUESTS["db1"], xen_guest_state="absent")))
     assert removed.returncode == 0, removed.stdout + removed.stderr
     assert not any("db1" in line or "192.0.2.121" in line for line in exports(tmp_path))
     assert len(exports(tmp_path)) == 3
     assert (nfs / "xen_data" / "db1" / "data.db").read_text() == "keep me"
     new_ids = dict(re.findall(r"^(xen_guest_\w+):(\d+)$", (tmp_path / "etc" / "projid").read_text(), re.MULTILINE))
     assert new_ids == {k: v for k, v in ids.items() if k != "xen_guest_db1"}
+
+    # db1 then leaving the inventory is the same to the filer: nothing changes.
+    fewer = {k: v for k, v in GUESTS.items() if k != "db1"}
+    left = run(tmp_path, fewer)
+    assert left.returncode == 0, left.stdout + left.stderr
+    assert changed(left) == 0, left.stdout
 
     # With filer_purge the directory goes too; the others stay.
     purged = run(tmp_path, fewer, "-e", "filer_purge=true")

@@ -82,5 +82,7 @@ def test_the_example_inventory_plans_cleanly():
     defaults = dict(DEFAULTS, files=filer["filer_files"], soft_quota=filer["filer_soft_quota"])
     result = filer_plan({**hosts, **guests}, list(hosts), list(guests), defaults)
     assert len(result["image"]["clients"]) == 4
-    assert len(result["guests"]) == 18
+    # 18 running guests with a data area, and acc-test: stopped, it keeps its export and data
+    assert len(result["guests"]) == 19
+    assert "acc-test" in [g["guest"] for g in result["guests"]]
     assert all(g["soft_mb"] <= g["hard_mb"] for g in result["guests"])

@@ -60,7 +60,7 @@ def test_cluster_model_reads_only_xen_vars():
         "hosts": [{"name": "blade1", "memory_mb": 16384, "cpus": 8, "dom0_memory_mb": 1024, "state": "active",
                    "vcpu_ratio": 4, "hap": True}],
         "guests": [{"name": "web1", "memory_mb": 1024, "type": "hvm", "vcpus": 1, "movable": True,
-                    "priority": "normal"}],
+                    "priority": "normal", "state": "running"}],
     }
 
 

@@ -149,7 +149,10 @@ def test_the_example_inventory_passes():
     import yaml
     # (inventories/lab uses templates: tests/integration runs the real plan.yml on it)
     result = check(_load(pathlib.Path(__file__).resolve().parents[4] / "inventories" / "example", yaml))
-    assert len(result["guests"]) == 30 and result["plan"]["ok"]
+    assert len(result["guests"]) == 31 and result["plan"]["ok"]
+    # 30 run; acc-test is stopped: validated, not placed, no capacity reserved, and the table says so
+    assert len(result["plan"]["assignments"]) == 30 and result["plan"]["not_reserved"] == {"acc-test": "stopped"}
+    assert "not reserved, not restarted (xen_guest_state): acc-test (stopped)" in result["table"]
 
 
 def _load(path, yaml):

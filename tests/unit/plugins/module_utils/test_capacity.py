@@ -58,3 +58,14 @@ def test_the_counting_bound_needs_no_spare_room_for_guests_that_never_move():
     assert result["fits"] >= 1 and result["fits"] <= result["bound"], result
     assert not placement(fixed + [{"name": "n%d" % i, "memory_mb": 256} for i in range(result["bound"] + 1)], hosts,
                          tolerate=1)["ok"]
+
+
+def test_guests_meant_to_be_down_take_no_headroom():
+    hosts = origin_hosts() + [{"name": "blade4", "memory_mb": 4096, "cpus": 4, "dom0_memory_mb": 512}]
+    shape = {"memory_mb": 256, "vcpus": 1, "type": "pvh"}
+    base = capacity(paper_guests(), hosts, shape, tolerate=1)
+    down = [{"name": "big-test", "memory_mb": 65536, "vcpus": 8, "state": "stopped"},
+            {"name": "old-wiki", "memory_mb": 1024, "state": "absent"}]
+    with_down = capacity(paper_guests() + down, hosts, shape, tolerate=1)
+    assert base["fits"] > 0
+    assert (with_down["fits"], with_down["bound"]) == (base["fits"], base["bound"])

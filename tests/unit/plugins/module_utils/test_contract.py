@@ -64,7 +64,7 @@ def test_role_defaults_and_argument_specs_agree_with_the_contract(role, prefix):
         assert defaults.get(var.name) == var.default, var.name
         if "default" in options[var.name]:
             assert options[var.name]["default"] == var.default, var.name
-        kind = {"bool": "bool", "path": "path", "ifnames": "list", "raw": None}.get(var.kind, "str")
+        kind = {"bool": "bool", "int": "int", "path": "path", "ifnames": "list", "raw": None}.get(var.kind, "str")
         if kind:
             assert options[var.name]["type"] == kind, var.name
     assert checked

@@ -60,6 +60,14 @@ def test_happy_path():
     }
 
 
+def test_an_absent_guest_loses_its_export_a_stopped_one_keeps_it():
+    guests = dict(GUESTS, www1=dict(GUESTS["www1"], xen_guest_state="absent"),
+                  db1=dict(GUESTS["db1"], xen_guest_state="stopped"))
+    # www1's address may then serve another machine: the absent guest no longer owns it
+    guests["www2"] = {"xen_guest_address": "192.0.2.101", "xen_guest_data": True}
+    assert [g["guest"] for g in plan(guests=guests)["guests"]] == ["db1", "www2"]
+
+
 def test_clients_sorted_numerically_and_prefix_used():
     hosts = {"a": {"xen_host_storage_address": "192.0.2.100"}, "b": {"xen_host_storage_address": "192.0.2.9"}}
     result = plan(hosts=hosts, defaults=dict(DEFAULTS, policy_prefix="lab-"))

@@ -138,6 +138,32 @@ def test_failover_restarts_what_runs_nowhere_else():
     assert result["lines"][0].split(": ", 1)[1].startswith("blade2 restart on blade")
 
 
+def test_failover_never_restarts_a_guest_whose_desired_state_is_not_running():
+    guests = GUESTS + [guest("g5", state="stopped"), guest("g6", state="absent")]
+    facts = {"blade1": xen("g1", "g3"), "blade2": None, "blade3": xen("g4")}
+    result = evacuation_check(guests, HOSTS, "blade2", facts, dead=True)
+    assert result["ok"], result["problems"]
+    # g5 and g6 run nowhere, like g2, but are meant to be down: only g2 restarts, and the plan says why
+    assert [m["guest"] for m in result["moves"]] == ["g2"]
+    assert result["plan"]["not_reserved"] == {"g5": "stopped", "g6": "absent"}
+    assert result["lines"][-1] == ("not restarted, desired state not running (xen_guest_state): "
+                                   "g5 (stopped), g6 (absent)")
+
+
+def test_evacuation_refuses_a_guest_meant_to_be_stopped_that_still_runs_on_the_drained_host():
+    guests = GUESTS + [guest("g5", state="stopped")]
+    facts = {"blade1": xen("g1"), "blade2": xen("g2", "g5"), "blade3": xen("g3", "g4")}
+    result = evacuation_check(guests, HOSTS, "blade2", facts)
+    assert not result["ok"]
+    assert result["problems"] == ["guest g5: runs on blade2 but its desired state is stopped (xen_guest_state): "
+                                  "evacuate.yml never moves it; run site.yml, which shuts it down, or set it running"]
+    # Running elsewhere it is no obstacle, and it is never moved
+    facts = {"blade1": xen("g1", "g5"), "blade2": xen("g2"), "blade3": xen("g3", "g4")}
+    result = evacuation_check(guests, HOSTS, "blade2", facts)
+    assert result["ok"], result["problems"]
+    assert [m["guest"] for m in result["moves"]] == ["g2"]
+
+
 def test_failover_refuses_a_host_that_still_answers():
     facts = {"blade1": xen("g1"), "blade2": xen("g2"), "blade3": xen()}
     result = evacuation_check(GUESTS, HOSTS, "blade2", facts, dead=True)
@@ -170,6 +196,22 @@ def test_rebalance_returns_to_the_plan_with_the_proof_after_every_move():
     # At the plan already: nothing to move.
     at_plan = {h: xen(*[g for g, p in planned.items() if p == h]) for h in ("blade1", "blade2", "blade3")}
     assert rebalance_check(GUESTS, HOSTS, at_plan)["moves"] == []
+
+
+def test_rebalance_leaves_a_guest_meant_to_be_stopped_where_it_runs_and_says_so():
+    from ansible_collections.consolidation.xen.plugins.module_utils.engine import placement
+    from ansible_collections.consolidation.xen.plugins.module_utils.live import rebalance_check
+
+    guests = GUESTS + [guest("g5", state="stopped")]
+    planned = placement(guests, HOSTS, tolerate=1)["assignments"]
+    assert "g5" not in planned
+    facts = {h: xen(*[g for g, p in planned.items() if p == h] + (["g5"] if h == "blade3" else []))
+             for h in ("blade1", "blade2", "blade3")}
+    result = rebalance_check(guests, HOSTS, facts)
+    assert result["ok"] and result["moves"] == [], result["problems"]
+    assert result["not_reserved"] == {"g5": "blade3"}
+    assert result["lines"][-1] == ("g5 runs on blade3 though its desired state is stopped (xen_guest_state): not "
+                                   "moved; site.yml shuts it down")
 
 
 def test_rebalance_waits_for_room_and_refuses_when_stuck():

@@ -153,3 +153,18 @@ def test_too_many_hvm_for_max_hvm():
 def test_not_a_list():
     with pytest.raises(ModelError):
         build_cluster({"name": "x"}, HOSTS)
+
+
+def test_guest_state_is_validated_and_only_running_guests_enter_the_cluster():
+    hosts = [{"name": "h1", "memory_mb": 4096, "cpus": 2, "dom0_memory_mb": 512}]
+    guests = [{"name": "a", "memory_mb": 256}, {"name": "b", "memory_mb": 256, "state": "stopped"},
+              {"name": "c", "memory_mb": 256, "state": "absent"}, {"name": "d", "memory_mb": 256, "state": "running"}]
+    cluster = build_cluster(guests, hosts, tolerate=0)
+    assert [g.name for g in cluster.guests] == ["a", "d"]
+    assert [g.index for g in cluster.guests] == [0, 1]
+    assert cluster.not_running == {"b": "stopped", "c": "absent"}
+    with pytest.raises(ModelError) as err:
+        build_cluster(guests + [{"name": "e", "memory_mb": 256, "state": "paused"},
+                                {"name": "b", "memory_mb": 256}], hosts, tolerate=0)
+    assert err.value.errors == ["guest 'e': state: must be one of running, stopped, absent, got 'paused'",
+                                "guest 'b': name: duplicate guest name"]

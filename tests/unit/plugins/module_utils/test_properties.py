@@ -230,3 +230,28 @@ def test_conservative_bound_is_sound(case):
     assert bound["method"] == "bound"
     if bound["ok"]:
         assert bruteforce.survives(cluster, report["assignments"], tolerate)
+
+
+@SETTINGS
+@given(clusters(max_hosts=5, max_guests=8), st.data())
+def test_guests_meant_to_be_down_change_nothing_but_the_note(case, data):
+    """xen_guest_state: a stopped or absent guest is validated, then costs nothing: the plan, the proof
+    and the headroom are those of the cluster without it, whatever its size, and the report names it."""
+    guests, hosts, tolerate, overhead = case
+    assume(valid(guests, hosts, tolerate, overhead) is not None)
+    extra = [{"name": "down%d" % i, "memory_mb": data.draw(st.sampled_from([256, 4096, 65536])),
+              "vcpus": data.draw(st.integers(1, 64)), "type": data.draw(st.sampled_from(["pvh", "hvm"])),
+              "host": data.draw(st.sampled_from([None, "h0"])),
+              "anti_affinity": data.draw(st.sampled_from([None, "a"])),
+              "state": data.draw(st.sampled_from(["stopped", "absent"]))}
+             for i in range(data.draw(st.integers(1, 3)))]
+    mixed = list(guests)
+    for g in extra:
+        mixed.insert(data.draw(st.integers(0, len(mixed))), g)
+    base = placement(guests, hosts, tolerate=tolerate, overhead=overhead)
+    with_down = placement(mixed, hosts, tolerate=tolerate, overhead=overhead)
+    assert with_down["not_reserved"] == {g["name"]: g["state"] for g in extra}
+    assert base["not_reserved"] == {}
+    for key in ("ok", "assignments", "unplaced", "hosts"):
+        assert with_down[key] == base[key], key
+    assert with_down["failover"]["ok"] == base["failover"]["ok"]

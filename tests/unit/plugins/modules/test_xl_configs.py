@@ -179,6 +179,30 @@ def test_without_purge_configs_stay_but_autostart_moves(capsys, dirs):
     assert sorted(os.listdir(dirs["config_dir"])) == ["g0.cfg", "g1.cfg", "g2.cfg"]
 
 
+def test_absent_guests_lose_config_and_link_without_purge_others_stay(capsys, dirs):
+    run(capsys, dict(dirs, guests=guests(), autostart=["g1", "g2"]))
+    unlisted = os.path.join(dirs["config_dir"], "old.cfg")  # a managed config of a guest left out of the list
+    with open(os.path.join(dirs["config_dir"], "g0.cfg")) as f:
+        text = f.read()
+    with open(unlisted, "w") as f:
+        f.write(text)
+    res = run(capsys, dict(dirs, guests=guests(2), autostart=["g1"], absent=["g2"]))
+    assert res["changed"] is True
+    assert res["removed"] == [os.path.join(dirs["config_dir"], "g2.cfg")]
+    assert res["links_removed"] == [os.path.join(dirs["autostart_dir"], "g2.cfg")]
+    assert sorted(os.listdir(dirs["config_dir"])) == ["g0.cfg", "g1.cfg", "old.cfg"]
+    assert os.listdir(dirs["autostart_dir"]) == ["g1.cfg"]
+    again = run(capsys, dict(dirs, guests=guests(2), autostart=["g1"], absent=["g2"]))
+    assert again["changed"] is False
+
+
+def test_a_guest_both_listed_and_absent_fails_before_any_write(capsys, dirs):
+    res = run(capsys, dict(dirs, guests=guests(), autostart=[], absent=["g1"]))
+    assert res["failed"] is True
+    assert "both in guests and in absent: g1" in res["msg"]
+    assert not os.path.exists(dirs["config_dir"])
+
+
 def test_relative_and_dangling_links_into_config_dir_are_managed(capsys, dirs):
     run(capsys, dict(dirs, guests=guests(), autostart=[]))
     os.symlink("../domains/g1.cfg", os.path.join(dirs["autostart_dir"], "rel.cfg"))
