@@ -100,6 +100,11 @@ def test_failover_restarts_a_dead_blades_guests_on_the_survivors(lab):
             stamps["%s %s" % (cls, event)] = at
     in_time_order = sorted(stamps.items(), key=lambda kv: kv[1])
     _log("  restart order (controller UTC): %s" % ", ".join("%s %s" % kv for kv in in_time_order))
+    seconds_to_answer = dict(re.findall(r"priority (\w+): [\w, ]+ answering at \S+ UTC, ([\d.]+) s after its start",
+                                        result.stdout))
+    assert set(seconds_to_answer) >= {"high", "low"}, result.stdout[-3000:]
+    _log("  seconds from a class's start to all of it answering: %s"
+         % ", ".join("%s %s s" % kv for kv in sorted(seconds_to_answer.items())))
     order = ["high start", "high answer", "low start", "low answer"]
     assert set(order) <= set(stamps), (stamps, result.stdout[-3000:])
     assert [stamps[k] for k in order] == sorted(stamps[k] for k in order), stamps
