@@ -393,9 +393,16 @@ VARS = (
         playbooks=("evacuate",)),
     Var("max_moves", "run", "int", "at most this many moves in one rebalance.yml run", minimum=1,
         playbooks=("rebalance",)),
+    Var("maintain", "run", "raw", "hosts to roll: all, a failure domain, a host, or a list of them (a list or "
+        "comma-separated): plan.yml prints the maintenance schedule and its exposure ledger", playbooks=("plan",)),
+    Var("batch", "run", "int", "hosts maintained at once (fewer where capacity does not allow)", default=1, minimum=1,
+        maximum=64, playbooks=("plan",)),
+    Var("maintain_min_tolerate", "run", "int", "host failures every maintenance state must survive (default: "
+        "xen_tolerate)", minimum=0, maximum=64, playbooks=("plan",)),
     Var("failover_fence_timeout", "run", "int", "seconds failover.yml waits for the dead host's ssh port to close",
         default=30, minimum=1, maximum=3600, playbooks=("failover",)),
-    Var("failover_ping_retries", "run", "int", "pings (3 s apart) failover.yml waits for a restarted guest",
+    Var("failover_ping_retries", "run", "int", "tries (ping, or its xen_guest_check_port; 3 s apart) failover.yml "
+        "waits for a restarted guest",
         default=30, minimum=0, maximum=1000, playbooks=("failover",)),
 )
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from ansible_collections.consolidation.xen.plugins.module_utils.capacity import capacity as _capacity
 from ansible_collections.consolidation.xen.plugins.module_utils.evacuation import evacuation_plan as _evacuation
 from ansible_collections.consolidation.xen.plugins.module_utils.failover import DEFAULT_MAX_SCENARIOS
+from ansible_collections.consolidation.xen.plugins.module_utils.maintenance import schedule as _schedule
 from ansible_collections.consolidation.xen.plugins.module_utils.model import (
     DEFAULT_DOMAIN_PROTECT,
     ModelError,
@@ -14,7 +15,8 @@ from ansible_collections.consolidation.xen.plugins.module_utils.model import (
 )
 from ansible_collections.consolidation.xen.plugins.module_utils.placement import place
 
-__all__ = ["ModelError", "placement", "evacuation_plan", "capacity", "failure_table"]
+__all__ = ["ModelError", "placement", "evacuation_plan", "capacity", "failure_table", "maintenance_plan",
+           "maintenance_lines"]
 
 
 def placement(guests, hosts, tolerate=1, overhead=True, keep_current=True, strategy="spread",
@@ -36,6 +38,48 @@ def evacuation_plan(guests, hosts, drain, tolerate=1, overhead=True, max_scenari
                   if isinstance(g, dict) else g for g in guests]
     cluster = build_cluster(guests, hosts, tolerate=tolerate, overhead=overhead)
     return _evacuation(cluster, drain, tolerate=tolerate, max_scenarios=max_scenarios)
+
+
+def maintenance_plan(guests, hosts, maintain, batch=1, min_tolerate=None, tolerate=1, overhead=True,
+                     max_scenarios=DEFAULT_MAX_SCENARIOS, tolerate_domains=0, domain_protect=DEFAULT_DOMAIN_PROTECT,
+                     current=None):
+    """The rolling maintenance of ``maintain`` ('all', a failure domain, a host or a list), ``batch`` hosts at
+    a time, with its exposure ledger (maintenance.schedule). ``current`` ({guest: host}, live state)
+    overrides ``current_host``; ``min_tolerate`` (default ``tolerate``) is the policy every state must keep."""
+    if current:
+        if not isinstance(current, dict):
+            raise ModelError(["current: expected a mapping of guest name to host name, got %r" % (current,)])
+        guests = [dict(g, current_host=current.get(g.get("name"), g.get("current_host")))
+                  if isinstance(g, dict) else g for g in guests]
+    cluster = build_cluster(guests, hosts, tolerate=tolerate, overhead=overhead, tolerate_domains=tolerate_domains,
+                            domain_protect=domain_protect, max_scenarios=max_scenarios)
+    return _schedule(cluster, maintain, batch=batch, min_tolerate=min_tolerate, max_scenarios=max_scenarios)
+
+
+def maintenance_lines(report):
+    """The schedule and its exposure ledger, for people: one line per event with what the cluster then
+    survives, then the verdict."""
+    lines = ["Maintenance of %s, %d at a time: %d migration(s), policy N-%d in every state"
+             % (", ".join(report["hosts"]), report["batch"], sum(1 for e in report["events"] if e["event"] == "move"),
+                report["ledger"][0]["policy"] if report["ledger"] else 0)]
+    rows = [("step", "event", "survives", "at risk", "short MiB")]
+    for entry in report["ledger"]:
+        rows.append((str(entry["step"]), entry["what"], "N-%d" % entry["tolerated"], ", ".join(entry["at_risk"]) or "-",
+                     str(entry["short_mb"])))
+    lines.extend(_columns(rows))
+    worst = report.get("worst")
+    if worst and worst["keeps"]:
+        lines.append("every state survives N-%d" % worst["tolerated"])
+    elif worst:
+        lines.append("worst: N-%d at step %d (%s)%s" % (worst["tolerated"], worst["step"], worst["what"],
+                                                        "; at risk: " + ", ".join(worst["at_risk"])
+                                                        if worst["at_risk"] else ""))
+    for reason in report["reasons"]:
+        lines.append("refused: " + reason)
+    if report.get("proposal"):
+        lines.append("stopping these keeps the policy in every state: " + ", ".join(report["proposal"]))
+    lines.append("maintenance plan: %s" % ("OK" if report["ok"] else "REFUSED"))
+    return lines
 
 
 def capacity(guests, hosts, shape, tolerate=1, overhead=True, max_scenarios=DEFAULT_MAX_SCENARIOS, limit=1000,

@@ -118,8 +118,12 @@ def check(inventory, playbook="site"):
                                                 "safe, loudly)" % proof)
             raise PreflightError(["plan: %s" % r for r in reasons] + ["plan: refused%s" % hint],
                                  report={"plan": plan, "table": table})
+    maintenance = None
+    if run.get("maintain") is not None:
+        maintenance = _maintenance(hosts, guests, run, plan)
     return {
         "ok": True, "playbook": playbook, "hosts": hosts, "guests": guests, "xl_guests": xl_guests,
+        "maintenance": maintenance,
         "filers": filers, "run": run, "role": role, "plan": plan, "table": table, "warnings": warnings,
         "summary": _summary(host_names, guest_names, filer_names, plan, run, warnings),
     }
@@ -279,6 +283,25 @@ def _prove(hosts, guests, run, problems):
                     error = var + error[len(key):]
             problems.append(contract.translate(error))
         return None
+
+
+def _maintenance(hosts, guests, run, plan):
+    """plan.yml -e maintain=...: the rolling maintenance schedule and its exposure ledger, from the plan's
+    placement (no host is read); a schedule that breaks the policy is refused with its ledger."""
+    try:
+        report = engine.maintenance_plan(
+            guests, hosts, run["maintain"], batch=run["batch"], min_tolerate=run["maintain_min_tolerate"],
+            tolerate=run["xen_tolerate"], overhead=run["xen_overhead"], max_scenarios=run["xen_max_scenarios"],
+            tolerate_domains=run["xen_tolerate_domains"], domain_protect=run["xen_domain_protect"],
+            current=plan["assignments"])
+    except ModelError as exc:
+        raise PreflightError([e.replace("min_tolerate:", "maintain_min_tolerate:", 1) for e in exc.errors]) from None
+    lines = engine.maintenance_lines(report)
+    if not report["ok"]:
+        raise PreflightError(["maintenance: %s" % r for r in report["reasons"]]
+                             + ["maintenance: refused (-e maintain_min_tolerate=N accepts a lower tolerance while "
+                                "hosts are out)"], report={"plan": plan, "table": lines})
+    return {"report": report, "lines": lines}
 
 
 def _summary(host_names, guest_names, filer_names, plan, run, warnings):

@@ -53,6 +53,21 @@ def test_plan_on_the_example_cluster_passes_and_prints_the_proof():
     assert "more guest(s) of" in out and "changed=0" in out
 
 
+def test_plan_prints_the_maintenance_ledger_and_refuses_a_roll_that_breaks_n1():
+    # The origin's cluster is N-1 only with all four hosts up: rolling the chassis drops it to N-0.
+    refused = run("plan.yml", "-e", "maintain=chassis1")
+    assert refused.returncode != 0
+    out = refused.stdout + refused.stderr
+    assert "maintenance: step 1, blade1 out: survives 0 host failure(s), the policy asks 1; at risk: " in out
+    assert "MiB short)" in out and "no host was contacted, nothing was changed" in out
+    assert "stopping these keeps the policy in every state: " in out and "maintenance plan: REFUSED" in out
+    # Accepting N-0 while a host is out prints the same schedule, each state's tolerance beside it.
+    accepted = run("plan.yml", "-e", "maintain=chassis1", "-e", "maintain_min_tolerate=0")
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert "Maintenance of blade1, blade2, blade3, 1 at a time:" in accepted.stdout
+    assert "blade2 out" in accepted.stdout and "maintenance plan: OK" in accepted.stdout
+
+
 def test_collection_playbook_name_works():
     result = run("consolidation.xen.plan")
     assert result.returncode == 0, result.stdout + result.stderr
