@@ -14,7 +14,9 @@ description:
   - V(running) starts the guest from O(config) with C(xl create) unless it already runs here.
   - V(shutdown) asks the guest to shut down (C(xl shutdown -w), bounded by O(timeout)) and fails when it
     is still there, unless O(force) is true, which then runs C(xl destroy). A paused or crashed guest cannot
-    shut down by itself; it is destroyed only with O(force).
+    shut down by itself; it is destroyed only with O(force). A domain that has shut down (or is being
+    destroyed) but is still listed in state C(s) or C(d) is given up to 30 seconds to leave C(xl list)
+    (its xl process tears it down) before the module judges.
   - V(absent) is the same without the polite part when O(force) is true (C(xl destroy) at once); without
     O(force) it behaves like V(shutdown).
   - V(migrated) moves the guest to the dom0 O(target) with C(xl migrate NAME TARGET) (live, over ssh; root
@@ -167,6 +169,10 @@ from ansible_collections.consolidation.xen.plugins.module_utils import xl as xlu
 CAPABILITIES = xlutil.CAPABILITIES
 SSH_OPTIONS = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=15"]
 KILL_AFTER = 5
+# A domain that has shut down (xl shutdown -w returned) or is being destroyed stays in xl list (state s or
+# d) until its xl process has torn it down (on_poweroff): up to this many seconds, polled every POLL_S.
+SETTLE_S = 30
+POLL_S = 0.5
 
 
 class XlDomain:
@@ -216,6 +222,15 @@ class XlDomain:
         """Run a state-changing command, recorded in commands; the caller re-lists and judges."""
         self.result["commands"].append(argv)
         return self.module.run_command(argv)
+
+    def settle(self):
+        """This guest's state here once it is no longer on its way out (shutting_down or dying), bounded."""
+        deadline = time.monotonic() + SETTLE_S
+        while True:
+            after = xlutil.run_state(xlutil.find(self.local(), self.name))
+            if after not in ("shutting_down", "dying") or time.monotonic() >= deadline:
+                return after
+            time.sleep(POLL_S)
 
     def leftovers(self, domains, where):
         extra = [d for d in xlutil.copies(domains, self.name) if d["name"] != self.name]
@@ -288,7 +303,7 @@ class XlDomain:
             self.done("would %s %s on %s" % ("shut down" if polite else "destroy", self.name, self.host))
         if polite:
             rc, out, err = self.run(shutdown)
-            after = xlutil.run_state(xlutil.find(self.local(), self.name))
+            after = self.settle() if rc == 0 else xlutil.run_state(xlutil.find(self.local(), self.name))
             self.result["state_after"] = after
             if after == "absent":
                 self.done("shut down %s on %s" % (self.name, self.host))
@@ -299,7 +314,7 @@ class XlDomain:
             self.module.warn("%s did not shut down within %s s on %s; destroying it (force)"
                              % (self.name, timeout, self.host))
         rc, out, err = self.run(destroy)
-        after = xlutil.run_state(xlutil.find(self.local(), self.name))
+        after = self.settle()
         self.result["state_after"] = after
         if after != "absent":
             self.fail("%s: xl destroy %s exited %s and the guest is still %s: %s" % (

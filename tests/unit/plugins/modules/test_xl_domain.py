@@ -49,6 +49,11 @@ if me == "ssh":
 local = st["local"]
 names = [d[0] for d in local]
 if args == ["list"]:
+    # a domain that has shut down stays listed (state s) for a few lists, until its xl process destroys it
+    if st.get("linger"):
+        st["linger"] -= 1
+        if not st["linger"]:
+            local[:] = [d for d in local if "s" not in d[1]]
     show(local)
 elif args[0] == "create":
     if behave.get("create") == "fail":
@@ -60,7 +65,11 @@ elif args[:2] == ["shutdown", "-w"]:
         sys.stdout.write("Waiting for 1 domains\\n")
         sys.stdout.flush()
         time.sleep(60)
-    local[:] = [d for d in local if d[0] != args[2]]
+    if behave.get("shutdown") == "lingers":
+        local[:] = [[d[0], "---s--"] if d[0] == args[2] else d for d in local]
+        st["linger"] = 3
+    else:
+        local[:] = [d for d in local if d[0] != args[2]]
 elif args[0] == "destroy":
     local[:] = [d for d in local if d[0] != args[1]]
 elif args[0] == "migrate":
@@ -220,6 +229,16 @@ def test_shutdown_waits_with_a_bound_and_is_idempotent(capsys, lab):
     assert run(capsys, dict(name="www1", state="shutdown"))["changed"] is False
     assert run(capsys, dict(name="www1", state="absent"))["changed"] is False
     assert lab.changing() == []
+
+
+def test_shutdown_waits_for_a_domain_that_has_shut_down_to_leave_xl_list(capsys, lab):
+    # xl shutdown -w returns once the guest has shut down; xl list still shows it (state s) until its xl
+    # process destroys it (on_poweroff): that is a shutdown that worked, not a failure
+    lab.set(local=[DOM0, ["www1", "-b----"]], behave={"shutdown": "lingers"})
+    res = run(capsys, dict(name="www1", state="shutdown", timeout=30))
+    assert res["changed"] is True and res["state_after"] == "absent", res
+    assert [c[1] for c in lab.changing()] == ["shutdown"]
+    assert lab.get()["local"] == [DOM0]
 
 
 def test_shutdown_timeout_fails_and_never_destroys_without_force(capsys, lab):
