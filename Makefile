@@ -11,7 +11,7 @@ help:
 	@echo "make lab-down   stop the lab's VMs (LAB_DOWN_ARGS=--wipe also deletes their disks)"
 	@echo "make ci         every test, as CI runs it: bootstrap, then make test"
 	@echo "make bootstrap  create .venv (Python 3.12), the .collections link and ansible-test's offline pip bootstrap"
-	@echo "make check      fast loop: ruff + unit tests"
+	@echo "make check      fast loop: ruff + pycodestyle (sanity pep8) + unit tests"
 	@echo "make test       everything CI runs: ruff, ansible-lint, changelog lint, ansible-builder, ansible-test sanity + units, pytest"
 	@echo "make bench      placement benchmarks (BENCH_ARGS=...)"
 	@echo "make lab-bench  site.yml again on the running lab, then seconds per play and per task (benchmarks/lab_profile.py)"

@@ -12,5 +12,18 @@ export PATH=$ROOT/.venv/bin:$PATH
 
 echo "== ruff check"
 ruff check .
+# ansible-test sanity's pep8 test (pycodestyle, its ignore list, 160 columns) catches what ruff does not
+# (E128 continuation indents); run here so that it does not first fail a whole CI run.
+echo "== pycodestyle (ansible-test sanity pep8's settings)"
+PEP8_IGNORE=$(python - <<'PY'
+import os
+import ansible_test
+path = os.path.join(os.path.dirname(ansible_test.__file__), "_util", "controller", "sanity", "pep8",
+                    "current-ignore.txt")
+with open(path) as f:
+    print(",".join(line.strip() for line in f if line.strip() and not line.startswith("#")))
+PY
+)
+python -m pycodestyle --max-line-length 160 --ignore "$PEP8_IGNORE" plugins tests lab
 echo "== pytest tests/unit"
 PYTHONPATH=$ROOT/.collections${PYTHONPATH:+:$PYTHONPATH} python -m pytest -p no:cacheprovider -q -x tests/unit

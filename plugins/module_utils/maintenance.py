@@ -127,8 +127,8 @@ class _Ledger:
             return self.full(state, layout)
         for failed, plan in self.plans.items():
             onto = plan.get(target.index)
-            if source.index in failed or target.index in failed or (onto and not self._still_fits(layout, onto,
-                                                                                               target)):
+            touched = source.index in failed or target.index in failed
+            if touched or (onto and not self._still_fits(layout, onto, target)):
                 self.plans[failed] = self._plan(state, layout, failed)
         if any(plan is None for plan in self.plans.values()):
             return self.full(state, layout)
@@ -385,8 +385,8 @@ def _proposal(cluster, states, required, max_scenarios):
     """Lower-priority guests whose shutdown makes every state in ``states`` survive ``required`` failures:
     the lowest classes first, the largest first within a class; [] when even that does not do it."""
     top = max((g.priority for g in cluster.guests), default=0)
-    candidates = sorted((g for g in cluster.guests if g.priority < top), key=lambda g: (g.priority, -g.max_footprint,
-                                                                                       g.name))
+    candidates = sorted((g for g in cluster.guests if g.priority < top),
+                        key=lambda g: (g.priority, -g.max_footprint, g.name))
     stopped = []
     for state, layout in states:
         trial = layout.copy()
