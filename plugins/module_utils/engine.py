@@ -7,16 +7,18 @@ from __future__ import annotations
 from ansible_collections.consolidation.xen.plugins.module_utils.capacity import capacity as _capacity
 from ansible_collections.consolidation.xen.plugins.module_utils.evacuation import evacuation_plan as _evacuation
 from ansible_collections.consolidation.xen.plugins.module_utils.failover import DEFAULT_MAX_SCENARIOS
+from ansible_collections.consolidation.xen.plugins.module_utils.layout import Layout
 from ansible_collections.consolidation.xen.plugins.module_utils.maintenance import schedule as _schedule
 from ansible_collections.consolidation.xen.plugins.module_utils.model import (
     DEFAULT_DOMAIN_PROTECT,
     ModelError,
     build_cluster,
 )
+from ansible_collections.consolidation.xen.plugins.module_utils.moves import rebalance as _rebalance
 from ansible_collections.consolidation.xen.plugins.module_utils.placement import place
 
-__all__ = ["ModelError", "placement", "evacuation_plan", "capacity", "failure_table", "maintenance_plan",
-           "maintenance_lines"]
+__all__ = ["ModelError", "placement", "evacuation_plan", "rebalance_plan", "capacity", "failure_table",
+           "maintenance_plan", "maintenance_lines"]
 
 
 def placement(guests, hosts, tolerate=1, overhead=True, keep_current=True, strategy="spread",
@@ -38,6 +40,30 @@ def evacuation_plan(guests, hosts, drain, tolerate=1, overhead=True, max_scenari
                   if isinstance(g, dict) else g for g in guests]
     cluster = build_cluster(guests, hosts, tolerate=tolerate, overhead=overhead)
     return _evacuation(cluster, drain, tolerate=tolerate, max_scenarios=max_scenarios)
+
+
+def rebalance_plan(guests, hosts, current, tolerate=1, overhead=True, max_moves=None, strategy="spread",
+                   max_scenarios=DEFAULT_MAX_SCENARIOS):
+    """The moves that bring the running guests (``current``: {guest: host}, live state) back to the planned
+    placement (what plan.yml and site.yml compute), each once and straight to its planned host, in an order
+    where each fits when it runs and the N-``tolerate`` proof holds after it; ``max_moves`` caps them.
+
+    Returns ``plan`` (the placement report), ``planned`` {guest: host}, ``moves``, ``left`` (guests still away
+    from their planned host afterwards) and ``why`` ({guest: why it could not move yet})."""
+    plan = placement(guests, hosts, tolerate=tolerate, overhead=overhead, strategy=strategy,
+                     max_scenarios=max_scenarios)
+    result = {"plan": plan, "planned": plan["assignments"], "moves": [], "left": [], "why": {}}
+    if not plan["ok"]:
+        return result
+    current = dict(current or {})
+    cluster = build_cluster([dict(g, current_host=current.get(g.get("name"))) for g in guests], hosts,
+                            tolerate=tolerate, overhead=overhead)
+    layout = Layout(cluster)
+    for g in cluster.guests:
+        if g.current_host is not None:
+            layout.place(g, cluster.host_by_name[g.current_host])
+    result.update(_rebalance(cluster, layout, plan["assignments"], max_moves=max_moves, max_scenarios=max_scenarios))
+    return result
 
 
 def maintenance_plan(guests, hosts, maintain, batch=1, min_tolerate=None, tolerate=1, overhead=True,

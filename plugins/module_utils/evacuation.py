@@ -7,6 +7,7 @@ from __future__ import annotations
 from ansible_collections.consolidation.xen.plugins.module_utils.failover import DEFAULT_MAX_SCENARIOS
 from ansible_collections.consolidation.xen.plugins.module_utils.layout import Layout
 from ansible_collections.consolidation.xen.plugins.module_utils.model import Host, ModelError
+from ansible_collections.consolidation.xen.plugins.module_utils.moves import order_moves
 from ansible_collections.consolidation.xen.plugins.module_utils.placement import place
 
 
@@ -106,27 +107,12 @@ def _only_running(cluster, running):
 
 
 def _order_moves(cluster, live, movers, assignments):
-    """Largest first, round-robin over targets; each move is checked against the state before it."""
-    state = live.copy()
+    """Largest first, round-robin over the targets (moves.order_moves); each move is valid in the state the
+    moves before it leave. None when one cannot run (it cannot happen: targets only gain, and the final state
+    is valid)."""
     hosts = cluster.host_by_name
-    pending = sorted((g for g in movers if g.name in assignments),
-                     key=lambda g: (-g.max_footprint, g.name))
-    moves = []
-    last_target = None
-    while pending:
-        pick = None
-        for g in pending:
-            if assignments[g.name] != last_target:
-                pick = g
-                break
-        pick = pick or pending[0]
-        pending.remove(pick)
-        target = hosts[assignments[pick.name]]
-        state.remove(pick)
-        if not state.can_place(pick, target, ignore_pin=True):
-            return None  # cannot happen: targets only gain, and the final state is valid
-        state.place(pick, target)
-        moves.append({"guest": pick.name, "from": pick.current_host, "to": target.name,
-                      "memory_mb": pick.footprint(target)})
-        last_target = target.name
-    return moves
+    wanted = [(g, hosts[assignments[g.name]]) for g in movers if g.name in assignments]
+    moves, left, _why, _after = order_moves(cluster, live, wanted, alternate=True)
+    if left:
+        return None
+    return [{k: m[k] for k in ("guest", "from", "to", "memory_mb")} for m in moves]

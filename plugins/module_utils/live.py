@@ -5,6 +5,7 @@ must pass before a guest is moved off a host. Pure Python: no Ansible, no I/O.""
 
 from __future__ import annotations
 
+from ansible_collections.consolidation.xen.plugins.module_utils import engine
 from ansible_collections.consolidation.xen.plugins.module_utils.engine import evacuation_plan
 from ansible_collections.consolidation.xen.plugins.module_utils.model import ModelError
 
@@ -209,11 +210,6 @@ def rebalance_check(guests, hosts, facts, tolerate=1, overhead=True, max_moves=N
     ``not_reserved`` {guest: host} (guests whose desired state is stopped or absent and that still run:
     never moved, a line says so).
     """
-    from ansible_collections.consolidation.xen.plugins.module_utils.engine import placement
-    from ansible_collections.consolidation.xen.plugins.module_utils.failover import check_failover
-    from ansible_collections.consolidation.xen.plugins.module_utils.layout import Layout
-    from ansible_collections.consolidation.xen.plugins.module_utils.model import build_cluster
-
     names = [g.get("name") for g in guests]
     live = live_placement(facts, names)
     problems = []
@@ -226,9 +222,10 @@ def rebalance_check(guests, hosts, facts, tolerate=1, overhead=True, max_moves=N
     problems.extend(_migrating_problems(migrating))
     for t in live["transient"]:
         problems.append("host %s: domain %s is left from an unfinished xl migrate" % (t["host"], t["domain"]))
-    # Exactly what plan.yml / site.yml plan from the inventory.
-    plan = placement(guests, hosts, tolerate=tolerate, overhead=overhead, strategy=strategy)
-    planned = plan["assignments"]
+    # Exactly what plan.yml / site.yml plan from the inventory; the engine orders the moves back to it.
+    rebalanced = engine.rebalance_plan(guests, hosts, live["current"], tolerate=tolerate, overhead=overhead,
+                                       max_moves=max_moves, strategy=strategy)
+    plan, planned = rebalanced["plan"], rebalanced["planned"]
     if not plan["ok"]:
         problems.extend(plan["reasons"] or ["the planned placement fails (run plan.yml)"])
     down = _desired_down(guests)
@@ -237,42 +234,11 @@ def rebalance_check(guests, hosts, facts, tolerate=1, overhead=True, max_moves=N
     if problems:
         return result
 
-    cluster = build_cluster([dict(g, current_host=live["current"].get(g.get("name"))) for g in guests], hosts,
-                            tolerate=tolerate, overhead=overhead)
-    layout = Layout(cluster)
-    for g in cluster.guests:
-        if g.current_host is not None:
-            layout.place(g, cluster.host_by_name[g.current_host])
-    pending = sorted((g for g in cluster.guests if g.current_host is not None and planned.get(g.name)
-                      and planned[g.name] != g.current_host), key=lambda g: (-g.max_footprint, g.name))
-    moves = []
-    limit = len(pending) if max_moves is None else max(0, int(max_moves))
-    why = {}
-    while pending and len(moves) < limit:
-        chosen = None
-        for g in pending:
-            target = cluster.host_by_name[planned[g.name]]
-            trial = layout.copy()
-            trial.remove(g)
-            reason = trial.why_not(g, target, ignore_pin=True)
-            if reason is not None:
-                why[g.name] = "does not fit on %s yet: %s" % (target.name, reason)
-                continue
-            trial.place(g, target)
-            proof = check_failover(cluster, trial, tolerate=tolerate, detail=False)
-            if not proof["ok"]:
-                why[g.name] = "moving it to %s now would break the N-%d proof" % (target.name, tolerate)
-                continue
-            chosen = (g, target, trial, proof)
-            break
-        if chosen is None:
-            break
-        g, target, layout, proof = chosen
-        pending.remove(g)
-        moves.append({"guest": g.name, "from": g.current_host, "to": target.name, "memory_mb": g.footprint(target),
-                      "type": g.type, "proof": "N-%d %s (%s)" % (tolerate, "holds", proof["method"])})
-    left = sorted(g.name for g in pending)
-    if left and len(moves) < limit:
+    moves, why = rebalanced["moves"], rebalanced["why"]
+    limit = None if max_moves is None else max(0, int(max_moves))
+    capped = limit is not None and len(moves) >= limit
+    left = rebalanced["left"]
+    if left and not capped:
         problems.extend("guest %s: %s" % (name, why.get(name, "cannot move")) for name in left)
     result.update(ok=not problems, problems=problems, moves=moves, left=left)
     result["lines"] = ["%d. %s: %s -> %s (%d MiB; after it %s)"
@@ -283,7 +249,7 @@ def rebalance_check(guests, hosts, facts, tolerate=1, overhead=True, max_moves=N
     for g, host in result["not_reserved"].items():
         result["lines"].append("%s runs on %s though its desired state is %s (xen_guest_state): not moved; "
                                "site.yml shuts it down" % (g, host, down[g]))
-    if left and len(moves) >= limit:
+    if left and capped:
         result["lines"].append("max_moves (%d) reached; still away from their planned host: %s"
                                % (limit, ", ".join(left)))
     return result

@@ -26,6 +26,7 @@ from ansible_collections.consolidation.xen.plugins.module_utils.failover import 
 )
 from ansible_collections.consolidation.xen.plugins.module_utils.layout import Layout
 from ansible_collections.consolidation.xen.plugins.module_utils.model import PRIORITIES, Host, ModelError
+from ansible_collections.consolidation.xen.plugins.module_utils.moves import order_moves
 from ansible_collections.consolidation.xen.plugins.module_utils.placement import place
 
 
@@ -318,22 +319,26 @@ def _plan_out(cluster, layout, group, final, later, required, max_scenarios):
 
 
 def _moves_out(cluster, layout, group, final, later):
+    """Targets chosen largest guest first on a trial layout, then the migrations ordered by moves.order_moves
+    (round-robin over the targets); (moves, layout after) or None when a guest cannot leave."""
     trial = layout.copy()
     out = set(group)
     movers = sorted((g for name in group for g in trial.members[cluster.host_by_name[name].index]),
                     key=lambda g: (-g.max_footprint, g.name))
-    moves = []
+    wanted = []
     for guest in movers:
         if not guest.movable:
             return None
         target = _target(trial, cluster, guest, final, later, out)
         if target is None:
             return None
-        source = cluster.hosts[trial.host_of[guest.index]].name
         trial.remove(guest)
         trial.place(guest, target)
-        moves.append({"guest": guest.name, "from": source, "to": target.name, "memory_mb": guest.footprint(target)})
-    return moves, trial
+        wanted.append((guest, target))
+    moves, left, _why, after = order_moves(cluster, layout, wanted, alternate=True)
+    if left:
+        return None
+    return [{k: m[k] for k in ("guest", "from", "to", "memory_mb")} for m in moves], after
 
 
 def _why_stuck(cluster, trial, name, final, later):
@@ -356,29 +361,13 @@ def _why_stuck(cluster, trial, name, final, later):
 
 
 def _plan_back(cluster, layout, final, later):
-    """Moves that bring guests back to their planned hosts that are up now, each valid when it runs;
-    a guest whose planned host is maintained later waits (it would only move again)."""
-    pending = sorted((g for g in cluster.guests if layout.host_of[g.index] >= 0 and g.name in final
-                      and cluster.hosts[layout.host_of[g.index]].name != final[g.name]
-                      and final[g.name] not in later),
-                     key=lambda g: (-g.max_footprint, g.name))
-    trial = layout.copy()
-    moves = []
-    progress = True
-    while pending and progress:
-        progress = False
-        for guest in list(pending):
-            target = cluster.host_by_name[final[guest.name]]
-            if not trial.can_place(guest, target, ignore_pin=True):
-                continue
-            source = cluster.hosts[trial.host_of[guest.index]].name
-            trial.remove(guest)
-            trial.place(guest, target)
-            moves.append({"guest": guest.name, "from": source, "to": target.name,
-                          "memory_mb": guest.footprint(target)})
-            pending.remove(guest)
-            progress = True
-    return moves
+    """Moves that bring guests back to their planned hosts that are up now, each valid when it runs
+    (moves.order_moves); a guest whose planned host is maintained later waits (it would only move again)."""
+    wanted = [(g, cluster.host_by_name[final[g.name]]) for g in cluster.guests
+              if layout.host_of[g.index] >= 0 and g.name in final
+              and cluster.hosts[layout.host_of[g.index]].name != final[g.name] and final[g.name] not in later]
+    moves, _left, _why, _after = order_moves(cluster, layout, wanted)
+    return [{k: m[k] for k in ("guest", "from", "to", "memory_mb")} for m in moves]
 
 
 def _proposal(cluster, states, required, max_scenarios):
