@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 
+from ansible_collections.consolidation.xen.plugins.module_utils.evacuation import with_host_states
 from ansible_collections.consolidation.xen.plugins.module_utils.failover import (
     DEFAULT_MAX_SCENARIOS,
     _Overlay,
@@ -25,7 +26,7 @@ from ansible_collections.consolidation.xen.plugins.module_utils.failover import 
     restart_scenario,
 )
 from ansible_collections.consolidation.xen.plugins.module_utils.layout import Layout
-from ansible_collections.consolidation.xen.plugins.module_utils.model import PRIORITIES, Host, ModelError
+from ansible_collections.consolidation.xen.plugins.module_utils.model import PRIORITIES, ModelError
 from ansible_collections.consolidation.xen.plugins.module_utils.moves import order_moves
 from ansible_collections.consolidation.xen.plugins.module_utils.placement import place
 
@@ -61,10 +62,7 @@ def resolve_hosts(cluster, maintain):
 
 def _with_out(cluster, out):
     """``cluster`` with the hosts named in ``out`` in maintenance (same guests, host indices, options)."""
-    hosts = [Host(h.name, h.memory_mb, h.cpus, h.dom0_memory_mb, h.xen_reserve_mb,
-                  "maintenance" if h.name in out else h.state, h.max_hvm, h.vcpu_ratio, h.hap, h.index, h.domain)
-             for h in cluster.hosts]
-    return cluster.with_hosts(hosts)
+    return with_host_states(cluster, {name: "maintenance" for name in out})
 
 
 def exposure(cluster, layout, required, max_scenarios=DEFAULT_MAX_SCENARIOS):
@@ -305,15 +303,16 @@ def _plan_out(cluster, layout, group, final, later, required, max_scenarios):
     the state with ``group`` out short of ``required`` host failures and spreading over every host does
     better, the spread wins."""
     first = _moves_out(cluster, layout, group, final, later)
-    if first is None or not later:
-        return first if first is not None else _moves_out(cluster, layout, group, final, set())
-    moves, trial = first
-    mine = exposure(_with_out(cluster, set(group)), trial, required, max_scenarios)["tolerated"]
+    if not later:
+        return first  # no host is avoided: spreading over every host is this very choice
+    if first is None:
+        return _moves_out(cluster, layout, group, final, set())
+    state = _with_out(cluster, set(group))
+    mine = exposure(state, first[1], required, max_scenarios)["tolerated"]
     if mine >= required:
         return first
     spread = _moves_out(cluster, layout, group, final, set())
-    if spread is not None and exposure(_with_out(cluster, set(group)), spread[1], required,
-                                       max_scenarios)["tolerated"] > mine:
+    if spread is not None and exposure(state, spread[1], required, max_scenarios)["tolerated"] > mine:
         return spread
     return first
 
