@@ -30,6 +30,11 @@ options:
     type: list
     elements: path
     default: []
+  maintenance_file:
+    description:
+      - The file where C(maintain.yml) keeps this host's maintenance record (JSON); returned as
+        RV(live.maintenance). Not read when unset.
+    type: path
   autostart_dir:
     description: A directory (xendomains' autostart directory) whose entries to list in RV(live.autostart).
     type: path
@@ -148,6 +153,13 @@ live:
       type: list
       elements: str
       sample: [g1.cfg, g3.cfg]
+    maintenance:
+      description: The maintenance record of O(maintenance_file) (C(roll), C(hosts), C(state) V(pending), V(out) or
+        V(done), C(since), C(started)); null when there is none. A file that is not such JSON is returned as
+        C(state=out) and C(unreadable=true) (and C(error)), so that every planner keeps guests off the host until
+        someone looks.
+      type: dict
+      sample: {roll: 20261205T070000Z, hosts: [blade1, blade2], state: out, since: "2026-12-05T07:02:11Z"}
     migrations:
       description: Processes that are migrations still running here, as C(PID COMMAND LINE) - the sending
         C(xl migrate) (not the receiving C(xl migrate-receive), which stays on as the domain's monitor) or a
@@ -157,6 +169,7 @@ live:
       sample: ["2315 /usr/lib/xen-4.17/bin/xl migrate g2 blade1"]
 """
 
+import json
 import os
 import platform
 
@@ -181,7 +194,8 @@ def _run(module, host, argv):
 
 def main():
     module = AnsibleModule(argument_spec=dict(mount_points=dict(type="list", elements="path", default=[]),
-                                              autostart_dir=dict(type="path")),
+                                              autostart_dir=dict(type="path"),
+                                              maintenance_file=dict(type="path")),
                            supports_check_mode=True)
     host = platform.node()
     xl_bin = module.get_bin_path("xl")
@@ -233,7 +247,27 @@ def _live(module):
         mounts=mounts,
         autostart=xlutil.entries(autostart_dir) if autostart_dir else None,
         migrations=xlutil.migrations(PROC, own_pid=os.getpid()),
+        maintenance=_record(module.params["maintenance_file"]),
     )
+
+
+def _record(path):
+    if not path:
+        return None
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return {"state": "out", "unreadable": True, "error": str(exc)}
+    try:
+        record = json.loads(text)
+    except ValueError:
+        record = None
+    if not isinstance(record, dict):
+        return {"state": "out", "unreadable": True, "error": "not a JSON object: %r" % text[:200]}
+    return record
 
 
 if __name__ == "__main__":
