@@ -363,12 +363,20 @@ def maintenance_check(guests, hosts, maintain, facts, maintenance=None, roll_id=
     if problems:
         return {"ok": False, "problems": problems, "roll": None, "step": {"hosts": [], "moves": []}, "lines": [],
                 "report": None}
+    cluster = build_cluster(guests, hosts, tolerate=tolerate, overhead=overhead)
     rolls = sorted({r["roll"] for r in records.values() if r["state"] != "done"})
     if len(rolls) > 1:
         return {"ok": False, "problems": ["two unfinished rolls are on record (%s): finish one with maintain.yml"
                                           % ", ".join(rolls)], "roll": None,
                 "step": {"hosts": [], "moves": []}, "lines": [], "report": None}
-    # A roll whose hosts are all done (or one whose records are gone) is over: this is a new one.
+    # A roll whose hosts are all done is over (its guests' way home after its last host is the one thing
+    # left of it: phase back); otherwise, with no roll on record, this is a new one.
+    finished = sorted({r["roll"] for r in records.values()})
+    asked = resolve_hosts(cluster, maintain)
+    if not rolls and len(finished) == 1:
+        hosts_of = next(r["hosts"] for r in records.values())
+        if phase == "back" or sorted(hosts_of) == sorted(asked):
+            rolls = finished  # killed after its last host was done: only the way home is left
     if rolls:
         roll = rolls[0]
         mine = {h: r for h, r in records.items() if r["roll"] == roll}
@@ -377,8 +385,6 @@ def maintenance_check(guests, hosts, maintain, facts, maintenance=None, roll_id=
         resumed = True
     else:
         roll, order, started, resumed = roll_id, None, None, False
-    cluster = build_cluster(guests, hosts, tolerate=tolerate, overhead=overhead)
-    asked = resolve_hosts(cluster, maintain)
     if order is None:
         order = asked
     elif sorted(asked) != sorted(order):

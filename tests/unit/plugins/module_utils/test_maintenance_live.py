@@ -21,12 +21,15 @@ class Cluster:
         self.where = dict(where)
         self.records = {h["name"]: None for h in HOSTS}
         self.log = []
+        self.runs = 0
+        self.run = "R1"
 
     def facts(self):
         return {h["name"]: xen(*sorted(g for g, on in self.where.items() if on == h["name"])) for h in HOSTS}
 
     def check(self, phase="out", maintain="all", **kw):
-        return maintenance_check(GUESTS, HOSTS, maintain, self.facts(), maintenance=self.records, roll_id="R1",
+        # Each run of the playbook names a new roll (used only when none is on record to resume).
+        return maintenance_check(GUESTS, HOSTS, maintain, self.facts(), maintenance=self.records, roll_id=self.run,
                                  phase=phase, **kw)
 
     def move(self, m):
@@ -37,7 +40,8 @@ class Cluster:
 
     def begin(self, plan):
         for h in plan["roll"]["hosts"]:
-            self.records[h] = {"roll": "R1", "hosts": plan["roll"]["hosts"], "state": "pending", "started": "T0"}
+            self.records[h] = {"roll": plan["roll"]["id"], "hosts": plan["roll"]["hosts"], "state": "pending",
+                               "started": "T%d" % self.runs}
 
     def mark(self, hosts, state):
         for h in hosts:
@@ -47,8 +51,11 @@ class Cluster:
         self.records = {h: None for h in self.records}
 
 
-def roll(cluster, maintain="all", stop_after=None, **kw):
-    """maintain.yml's loop; ``stop_after`` kills it after that many actions. Returns the hosts rolled."""
+def roll(cluster, maintain="all", stop_after=None, stop_drained=None, **kw):
+    """maintain.yml's loop; ``stop_after`` kills it after that many moves off, ``stop_drained`` once that host
+    is drained. Returns the hosts rolled."""
+    cluster.runs += 1
+    cluster.run = "R%d" % cluster.runs
     first = cluster.check(maintain=maintain, **kw)
     assert first["ok"], first["problems"]
     if not first["roll"]["resumed"]:
@@ -59,6 +66,9 @@ def roll(cluster, maintain="all", stop_after=None, **kw):
         step = cluster.check(maintain=maintain, **kw)
         assert step["ok"], step["problems"]
         if not step["step"]["hosts"]:
+            # every host done: the plan play brings home what an interrupted last step left away
+            for m in step["step"]["moves"]:
+                cluster.move(m)
             break
         hosts = step["step"]["hosts"]
         cluster.mark(hosts, "out")
@@ -68,6 +78,8 @@ def roll(cluster, maintain="all", stop_after=None, **kw):
             if stop_after is not None and actions >= stop_after:
                 return rolled
         assert not any(on in hosts for on in cluster.where.values()), "not drained"
+        if stop_drained in hosts:
+            return rolled
         cluster.mark(hosts, "done")
         rolled.extend(hosts)
         back = cluster.check(phase="back", maintain=maintain, **kw)
@@ -97,7 +109,7 @@ def test_a_roll_killed_mid_step_resumes_from_live_state_and_finishes_the_rest():
     resumed = cluster.check()
     assert resumed["ok"] and resumed["roll"]["resumed"] and resumed["roll"]["left"][0] == out[0]
     assert resumed["step"]["hosts"] == out
-    assert "resumed; started T0" in resumed["lines"][0]
+    assert "resumed; started T1" in resumed["lines"][0] and resumed["roll"]["id"] == "R1"
     rolled = roll(cluster)
     assert out[0] == rolled[0] and len(rolled) + len(resumed["roll"]["hosts"]) - len(resumed["roll"]["left"]) == 3
     assert cluster.where == PLAN and all(r is None for r in cluster.records.values())
@@ -111,12 +123,26 @@ def test_a_roll_starts_by_bringing_home_guests_left_away():
     assert cluster.where == PLAN
 
 
+def test_a_roll_killed_after_its_last_host_was_done_only_brings_guests_home():
+    cluster = Cluster(PLAN)
+    roll(cluster, stop_drained="blade3")
+    last = [h for h, r in cluster.records.items() if r and r["state"] == "out"]
+    assert last == ["blade3"], cluster.records
+    cluster.mark(last, "done")  # killed right after marking blade3 done, before its guests came home
+    assert cluster.where != PLAN
+    again = cluster.check()
+    assert again["ok"] and again["roll"]["resumed"] and again["roll"]["left"] == [] and again["step"]["hosts"] == []
+    assert {m["to"] for m in again["step"]["moves"]} == {"blade3"}
+    roll(cluster)
+    assert cluster.where == PLAN and all(r is None for r in cluster.records.values())
+
+
 def test_an_unfinished_roll_of_other_hosts_is_refused_naming_it():
     cluster = Cluster(PLAN)
     roll(cluster, maintain="blade1,blade2", stop_after=1)
     other = cluster.check(maintain="all")
     assert not other["ok"]
-    assert "an unfinished maintenance roll (R1, started T0) of blade1, blade2 is on record" in other["problems"][0]
+    assert "an unfinished maintenance roll (R1, started T1) of blade1, blade2 is on record" in other["problems"][0]
     assert "-e maintain=blade1,blade2" in other["problems"][0]
 
 
