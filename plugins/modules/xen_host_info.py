@@ -32,9 +32,10 @@ options:
     default: []
   maintenance_file:
     description:
-      - The file where C(maintain.yml) keeps this host's maintenance record (JSON); returned as
-        RV(live.maintenance). Not read when unset.
+      - The file where C(maintain.yml) keeps this host's maintenance record (JSON; the inventory's
+        C(xen_maintenance_file)); returned as RV(live.maintenance).
     type: path
+    default: /var/lib/consolidation-xen/maintenance.json
   autostart_dir:
     description: A directory (xendomains' autostart directory) whose entries to list in RV(live.autostart).
     type: path
@@ -176,12 +177,15 @@ import platform
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.consolidation.xen.plugins.module_utils import xl as xlutil
+from ansible_collections.consolidation.xen.plugins.module_utils.contract import BY_NAME
 
 # module-level, so unit tests can point it at a file of their own
 CAPABILITIES = xlutil.CAPABILITIES
 SYS_NET = xlutil.SYS_NET
 PROC = xlutil.PROC
 MOUNTINFO = "/proc/self/mountinfo"
+# where every playbook looks when the inventory does not say: the contract's default of xen_maintenance_file
+MAINTENANCE_FILE = BY_NAME["xen_maintenance_file"].default
 
 
 def _run(module, host, argv):
@@ -195,7 +199,7 @@ def _run(module, host, argv):
 def main():
     module = AnsibleModule(argument_spec=dict(mount_points=dict(type="list", elements="path", default=[]),
                                               autostart_dir=dict(type="path"),
-                                              maintenance_file=dict(type="path")),
+                                              maintenance_file=dict(type="path", default=MAINTENANCE_FILE)),
                            supports_check_mode=True)
     host = platform.node()
     xl_bin = module.get_bin_path("xl")

@@ -7,9 +7,9 @@ blade, ~4 times the lab time): marked out, an operator task (a package from the 
 repository), a guarded reboot, post-checks, its guests brought home. The run is killed during its first
 migration home (LAB_ROLL=all: during the second blade's first migration off) and run again: the re-run
 resumes the roll on record and finishes it. The filer pings every guest every 100 ms throughout and a
-watcher reads every blade's xl list every 3 s: no guest is ever seen running on two blades, none is down
-longer than its migration, the roll ends on the plan, the rolled blades rebooted and patched, the others
-not rebooted, and rebalance.yml finds nothing to move.
+watcher reads every blade's xl list every 5 s: no guest is ever seen running on two blades, none is down
+longer than its migration, the roll ends on the plan (plan.yml's placement, the links with it), the rolled
+blades rebooted and patched, the others not rebooted, the records removed.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ MIGRATED = re.compile(r"(g\d): (blade\d) -> (blade\d) in ([\d.]+) s")
 
 
 class Watcher:
-    """One ssh session per blade printing its running domains every 3 s (reconnected after a reboot);
+    """One ssh session per blade printing its running domains every 5 s (reconnected after a reboot);
     the samples are stamped with the controller's clock as they arrive. A guest counts as running on two
     blades when one blade listed it in two consecutive samples and another listed it in between."""
 
@@ -50,11 +50,12 @@ class Watcher:
             t.join(timeout=60)
 
     def _watch(self, blade):
-        # every 3 s: xl list costs a TCG dom0 ~0.4 s of its one CPU, which would slow the migrations it watches
-        loop = "while :; do echo @; xl list 2>/dev/null | awk 'NR > 1 {print $1}'; sleep 3; done"
+        # every 5 s: xl list costs a TCG dom0 ~0.4 s of its one CPU, which slows the migrations it watches
+        loop = "while :; do echo @; xl list 2>/dev/null | awk 'NR > 1 {print $1}'; sleep 5; done"
         while not self.stop.is_set():
-            proc = subprocess.Popen([str(ROOT / "lab" / "ssh.sh"), blade, loop], stdout=subprocess.PIPE,
-                                    stderr=subprocess.DEVNULL, text=True)
+            # stdin from /dev/null: ssh would make a shared stdin non-blocking, which ansible-playbook refuses
+            proc = subprocess.Popen([str(ROOT / "lab" / "ssh.sh"), blade, loop], stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             names = None
             for line in proc.stdout:
                 if line.strip() == "@":
@@ -95,8 +96,8 @@ def _killed_at(args, task, nth, limit=2400):
     """Run ansible-playbook ARGS; SIGKILL its whole session 2 s after the first migration wait that follows
     the NTH start of TASK (its xl migrate job goes on alone on the blade). Returns its output."""
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    proc = subprocess.Popen([PLAYBOOK, "-i", str(INVENTORY), *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen([PLAYBOOK, "-i", str(INVENTORY), *args], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     seen, count = [], 0
     deadline = time.monotonic() + limit
     try:
@@ -171,8 +172,8 @@ def test_a_roll_killed_and_resumed_ends_on_the_plan_with_no_guest_twice(lab, tmp
         _log("  ledger: " + line)
     assert watcher.twice() == [], "seen running on two blades at once: %s" % watcher.twice()
     per_blade = {b: sum(1 for _t, blade, _n in watcher.samples if blade == b) for b in lab.blades}
-    _log("  xl list samples per blade (every 3 s, none while it rebooted): %s" % per_blade)
-    assert min(per_blade.values()) > seconds / 12, per_blade
+    _log("  xl list samples per blade (every 5 s, none while it rebooted): %s" % per_blade)
+    assert min(per_blade.values()) > seconds / 20, per_blade
     # No guest down longer than its migration: the longest run of lost pings is shorter than the longest
     # xl migrate of that guest (the migration's stop-and-copy is inside it); the others never stopped.
     moves = {}
@@ -197,6 +198,4 @@ def test_a_roll_killed_and_resumed_ends_on_the_plan_with_no_guest_twice(lab, tmp
     assert {b for b in lab.blades if new_boots[b] != boots[b]} == set(rolled), "rebooted: not just the rolled blades"
     for blade in rolled:
         lab.ssh(blade, "dpkg-query -W -f '${Status}' %s | grep -q 'install ok installed'" % PACKAGE)
-    check = playbook("rebalance.yml", "--check")
-    assert check.returncode == 0 and "every running guest is on its planned host" in check.stdout, check.stdout[-3000:]
     assert where(lab)[1] == []
