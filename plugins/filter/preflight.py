@@ -14,6 +14,7 @@ Documentation lives beside this file, one YAML per filter (preflight.yml, ...).
 from __future__ import annotations
 
 import json
+import os
 
 from ansible import context
 from ansible.errors import AnsibleFilterError
@@ -44,6 +45,9 @@ def read_inventory(hostvars, groups):
         out["run"] = {v: to_plain(local[v]) for v in contract.names("run") if v in local}
     except (KeyError, TypeError) as exc:
         raise AnsibleFilterError("consolidation.xen: cannot read the inventory: %s" % exc) from None
+    # Run options that name a file on the controller: whether it is one (the preflight refuses a missing one).
+    out["controller_files"] = {out["run"][v]: os.path.isfile(out["run"][v]) for v in ("maintain_tasks",)
+                               if isinstance(out["run"].get(v), str)}
     args = context.CLIARGS
     out["cli"] = {"limit": args.get("subset"), "tags": list(args.get("tags") or []),
                   "skip_tags": list(args.get("skip_tags") or []), "start_at_task": args.get("start_at_task")}

@@ -48,7 +48,7 @@ DNS_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0
 UNSAFE_RE = re.compile(r"[\"'\\\x00-\x1f\x7f]")
 
 GROUPS = {"host": "xen_hosts", "guest": "xen_guests", "filer": "filers"}
-PLAYBOOKS = ("plan", "site", "evacuate", "failover", "rebalance")
+PLAYBOOKS = ("plan", "site", "evacuate", "failover", "rebalance", "maintain")
 
 
 class Var:
@@ -394,11 +394,20 @@ VARS = (
     Var("max_moves", "run", "int", "at most this many moves in one rebalance.yml run", minimum=1,
         playbooks=("rebalance",)),
     Var("maintain", "run", "raw", "hosts to roll: all, a failure domain, a host, or a list of them (a list or "
-        "comma-separated): plan.yml prints the maintenance schedule and its exposure ledger", playbooks=("plan",)),
+        "comma-separated): plan.yml prints the maintenance schedule and its exposure ledger, maintain.yml rolls them",
+        required=("maintain",), playbooks=("plan", "maintain")),
     Var("batch", "run", "int", "hosts maintained at once (fewer where capacity does not allow)", default=1, minimum=1,
-        maximum=64, playbooks=("plan",)),
+        maximum=64, playbooks=("plan", "maintain")),
     Var("maintain_min_tolerate", "run", "int", "host failures every maintenance state must survive (default: "
-        "xen_tolerate)", minimum=0, maximum=64, playbooks=("plan",)),
+        "xen_tolerate)", minimum=0, maximum=64, playbooks=("plan", "maintain")),
+    Var("maintain_tasks", "run", "path", "the operator's task file maintain.yml runs on each host while it is out "
+        "(e.g. a package upgrade), before its reboot", playbooks=("maintain",)),
+    Var("maintain_reboot_timeout", "run", "int", "seconds maintain.yml waits for a rebooted dom0 to answer again",
+        default=900, minimum=30, maximum=7200, playbooks=("maintain",)),
+    Var("xen_maintenance_file", "run", "path", "where each dom0 keeps its maintenance record (maintain.yml's "
+        "marker: a host out takes no guest in any playbook, site.yml starts none there)",
+        default="/var/lib/consolidation-xen/maintenance.json",
+        consumers=("guests", "maintain", "evacuate", "failover", "rebalance")),
     Var("failover_fence_timeout", "run", "int", "seconds failover.yml waits for the dead host's ssh port to close",
         default=30, minimum=1, maximum=3600, playbooks=("failover",)),
     Var("failover_ping_retries", "run", "int", "tries (ping, or its xen_guest_check_port; 3 s apart) failover.yml "
@@ -431,7 +440,8 @@ def typed_vars(scope, where, raw, problems, ctx=None, playbook=None):
             continue
         value = raw.get(var.name)
         if value is None:
-            if var.required:
+            # required: True, or the playbooks that require it
+            if var.required is True or (isinstance(var.required, tuple) and playbook in var.required):
                 hint = _unit_hint(var)
                 if var.kind == "host" and ctx and ctx.get("hosts") is not None:
                     hint = ": -e %s=<one of %s>" % (var.name, ", ".join(ctx["hosts"]) or "no dom0 in the inventory")

@@ -68,10 +68,20 @@ def rebalance_plan(guests, hosts, current, tolerate=1, overhead=True, max_moves=
 
 def maintenance_plan(guests, hosts, maintain, batch=1, min_tolerate=None, tolerate=1, overhead=True,
                      max_scenarios=DEFAULT_MAX_SCENARIOS, tolerate_domains=0, domain_protect=DEFAULT_DOMAIN_PROTECT,
-                     current=None):
+                     current=None, strategy="spread"):
     """The rolling maintenance of ``maintain`` ('all', a failure domain, a host or a list), ``batch`` hosts at
     a time, with its exposure ledger (maintenance.schedule). ``current`` ({guest: host}, live state)
-    overrides ``current_host``; ``min_tolerate`` (default ``tolerate``) is the policy every state must keep."""
+    overrides ``current_host``, and the roll then ends on the inventory's plan (what plan.yml, site.yml and
+    rebalance.yml compute, not one that keeps guests where they run); ``min_tolerate`` (default ``tolerate``)
+    is the policy every state must keep."""
+    final = None
+    if current is not None:
+        plan = placement(guests, hosts, tolerate=tolerate, overhead=overhead, strategy=strategy,
+                         max_scenarios=max_scenarios, tolerate_domains=tolerate_domains, domain_protect=domain_protect)
+        if plan["unplaced"]:
+            raise ModelError(["the plan places nothing for %s: %s" % (
+                ", ".join(u["guest"] for u in plan["unplaced"]), "; ".join(plan.get("reasons") or []))])
+        final = plan["assignments"]
     if current:
         if not isinstance(current, dict):
             raise ModelError(["current: expected a mapping of guest name to host name, got %r" % (current,)])
@@ -79,7 +89,8 @@ def maintenance_plan(guests, hosts, maintain, batch=1, min_tolerate=None, tolera
                   if isinstance(g, dict) else g for g in guests]
     cluster = build_cluster(guests, hosts, tolerate=tolerate, overhead=overhead, tolerate_domains=tolerate_domains,
                             domain_protect=domain_protect, max_scenarios=max_scenarios)
-    return _schedule(cluster, maintain, batch=batch, min_tolerate=min_tolerate, max_scenarios=max_scenarios)
+    return _schedule(cluster, maintain, batch=batch, min_tolerate=min_tolerate, max_scenarios=max_scenarios,
+                     final=final)
 
 
 def maintenance_lines(report):

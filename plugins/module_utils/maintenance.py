@@ -168,12 +168,14 @@ def _target(layout, cluster, guest, final, later, out):
     return best
 
 
-def schedule(cluster, maintain, batch=1, min_tolerate=None, max_scenarios=DEFAULT_MAX_SCENARIOS):
+def schedule(cluster, maintain, batch=1, min_tolerate=None, max_scenarios=DEFAULT_MAX_SCENARIOS, final=None):
     """The rolling maintenance of the hosts ``maintain`` (see :func:`resolve_hosts`), ``batch`` at a time.
 
     Guests start where ``current_host`` says (live state) or, without it, where the engine's placement
     puts them; they end on that placement (the plan with every host up). ``min_tolerate`` (default the
-    cluster's ``tolerate``) is the policy: a state that survives fewer host failures breaks it.
+    cluster's ``tolerate``) is the policy: a state that survives fewer host failures breaks it. ``final``
+    ({guest: host}) is the plan to end on when the caller has it (the inventory's placement, while
+    ``current_host`` holds live state); an empty ``maintain`` (a list) only brings guests home.
 
     Returns ``ok`` (every host rolled, every guest back on its planned host, the policy held), ``hosts``
     (in order), ``events`` [{step, event: move|out|back, ...}], ``ledger`` (one entry per event, and one
@@ -190,8 +192,11 @@ def schedule(cluster, maintain, batch=1, min_tolerate=None, max_scenarios=DEFAUL
         raise ModelError(["min_tolerate: must be an integer >= 0, got %r" % (min_tolerate,)])
     # The ledger measures up to the N-k asked of the cluster (or the policy, when it asks more).
     measure = max(required, cluster.tolerate)
-    order = resolve_hosts(cluster, maintain)
-    plan = place(cluster, max_scenarios=max_scenarios)
+    order = [] if isinstance(maintain, (list, tuple)) and not maintain else resolve_hosts(cluster, maintain)
+    if final is None:
+        plan = place(cluster, max_scenarios=max_scenarios)
+    else:
+        plan = {"assignments": dict(final), "unplaced": []}
     final = plan["assignments"]
     report = {"ok": False, "hosts": order, "batch": batch, "events": [], "ledger": [], "final": final, "left": [],
               "reasons": [], "proposal": [], "worst": None, "skipped": []}
@@ -228,6 +233,14 @@ def schedule(cluster, maintain, batch=1, min_tolerate=None, max_scenarios=DEFAUL
 
     step = 0
     record("start", set())
+    # Guests away from their planned host while that host is up and not in the roll (after an evacuation,
+    # or a roll interrupted after its host came back) go home first: the roll ends on the plan.
+    for move in _plan_back(cluster, layout, final, set(order)):
+        guest = cluster.guest_by_name[move["guest"]]
+        layout.remove(guest)
+        layout.place(guest, cluster.host_by_name[move["to"]])
+        events.append(dict(move, step=0, event="move"))
+        record("%s: %s -> %s (back)" % (move["guest"], move["from"], move["to"]), set(), len(events) - 1, move)
     remaining = list(order)
     while remaining:
         step += 1

@@ -42,6 +42,7 @@ def check(inventory, playbook="site"):
     ``vars``     {inventory name: {variable: value}} (only the contract's variables are read)
     ``run``      {variable: value}: run options as the controller sees them (group all, -e)
     ``cli``      {limit, tags, skip_tags, start_at_task} of this run (optional)
+    ``controller_files`` {path: whether it is a file on the controller} for run options naming one
 
     Returns the validated cluster: ``hosts`` and ``guests`` (engine mappings), ``xl_guests`` (xl
     renderer mappings), ``filers`` ({filer: plan}), ``run`` (typed run options), ``plan`` (the
@@ -61,6 +62,12 @@ def check(inventory, playbook="site"):
     _check_names(host_names, guest_names, filer_names, problems)
     ctx = {"hosts": host_names}
     run = contract.typed_vars("run", "", inventory.get("run") or {}, problems, ctx=ctx, playbook=playbook)
+    # Files the run reads on the controller (the filter says which exist): missing, the run would fail
+    # half-way (maintain.yml after moving a host's guests off).
+    for name in ("maintain_tasks",):
+        path = run.get(name)
+        if path and (inventory.get("controller_files") or {}).get(path) is False:
+            problems.append("%s: no such file on the controller: %s" % (name, path))
     _check_cli(playbook, inventory.get("cli") or {}, problems)
 
     hosts_typed = {}

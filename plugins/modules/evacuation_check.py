@@ -72,6 +72,10 @@ options:
     description: C(xl migrate) processes still running on each host (host name to a list of process lines);
       any at all stops the plan.
     type: dict
+  maintenance:
+    description: Each host's maintenance record (RV(consolidation.xen.xen_host_info#module:live.maintenance)), or
+      null. A host whose record says it is out (C(maintain.yml) has it in maintenance) takes no guest.
+    type: dict
   enforce:
     description: Fail when a check fails. With V(false) the result is returned with RV(ok=false).
     type: bool
@@ -144,6 +148,7 @@ def main():
             ssh_ok=dict(type="dict"),
             dead=dict(type="bool", default=False),
             migrating=dict(type="dict"),
+            maintenance=dict(type="dict"),
         ),
         supports_check_mode=True,
     )
@@ -153,7 +158,7 @@ def main():
                                        overhead=p["overhead"], cpuid_masked=p["cpuid_masked"],
                                        bridges=p["bridges"], guest_bridges=p["guest_bridges"],
                                        image_store=p["image_store"], ssh_ok=p["ssh_ok"], dead=p["dead"],
-                                       migrating=p["migrating"])
+                                       migrating=p["migrating"], maintenance=p["maintenance"])
     except ModelError as exc:
         model_refused(module, exc)
     what = "failover of" if p["dead"] else "evacuation of"

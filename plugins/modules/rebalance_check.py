@@ -45,6 +45,11 @@ options:
     description: C(xl migrate) processes still running on each host (host name to a list of process lines);
       any at all stops the plan.
     type: dict
+  maintenance:
+    description: Each host's maintenance record (RV(consolidation.xen.xen_host_info#module:live.maintenance)), or
+      null. A host whose record says it is out (C(maintain.yml) has it in maintenance) stops the plan; the
+      guests planned there come back with it.
+    type: dict
   enforce:
     description: Fail when the moves cannot reach the plan (within O(max_moves)). With V(false) the result is
       returned with RV(ok=false).
@@ -123,6 +128,7 @@ def main():
             strategy=dict(type="str", choices=["spread", "pack"], default="spread"),
             max_moves=dict(type="int"),
             migrating=dict(type="dict"),
+            maintenance=dict(type="dict"),
         ),
         supports_check_mode=True,
     )
@@ -130,7 +136,7 @@ def main():
     try:
         result = live.rebalance_check(p["guests"], p["hosts"], p["facts"], tolerate=p["tolerate"],
                                       overhead=p["overhead"], max_moves=p["max_moves"], strategy=p["strategy"],
-                                      migrating=p["migrating"])
+                                      migrating=p["migrating"], maintenance=p["maintenance"])
     except ModelError as exc:
         model_refused(module, exc)
     finish(module, result, "rebalance refused, nothing moved: %s" % "; ".join(result["problems"]))

@@ -30,6 +30,12 @@ options:
     type: list
     elements: path
     default: []
+  maintenance_file:
+    description:
+      - The file where C(maintain.yml) keeps this host's maintenance record (JSON; the inventory's
+        C(xen_maintenance_file)); returned as RV(live.maintenance).
+    type: path
+    default: /var/lib/consolidation-xen/maintenance.json
   autostart_dir:
     description: A directory (xendomains' autostart directory) whose entries to list in RV(live.autostart).
     type: path
@@ -148,6 +154,13 @@ live:
       type: list
       elements: str
       sample: [g1.cfg, g3.cfg]
+    maintenance:
+      description: The maintenance record of O(maintenance_file) (C(roll), C(hosts), C(state) V(pending), V(out) or
+        V(done), C(since), C(started)); null when there is none. A file that is not such JSON is returned as
+        C(state=out) and C(unreadable=true) (and C(error)), so that every planner keeps guests off the host until
+        someone looks.
+      type: dict
+      sample: {roll: 20261205T070000Z, hosts: [blade1, blade2], state: out, since: "2026-12-05T07:02:11Z"}
     migrations:
       description: Processes that are migrations still running here, as C(PID COMMAND LINE) - the sending
         C(xl migrate) (not the receiving C(xl migrate-receive), which stays on as the domain's monitor) or a
@@ -157,18 +170,22 @@ live:
       sample: ["2315 /usr/lib/xen-4.17/bin/xl migrate g2 blade1"]
 """
 
+import json
 import os
 import platform
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.consolidation.xen.plugins.module_utils import xl as xlutil
+from ansible_collections.consolidation.xen.plugins.module_utils.contract import BY_NAME
 
 # module-level, so unit tests can point it at a file of their own
 CAPABILITIES = xlutil.CAPABILITIES
 SYS_NET = xlutil.SYS_NET
 PROC = xlutil.PROC
 MOUNTINFO = "/proc/self/mountinfo"
+# where every playbook looks when the inventory does not say: the contract's default of xen_maintenance_file
+MAINTENANCE_FILE = BY_NAME["xen_maintenance_file"].default
 
 
 def _run(module, host, argv):
@@ -181,7 +198,8 @@ def _run(module, host, argv):
 
 def main():
     module = AnsibleModule(argument_spec=dict(mount_points=dict(type="list", elements="path", default=[]),
-                                              autostart_dir=dict(type="path")),
+                                              autostart_dir=dict(type="path"),
+                                              maintenance_file=dict(type="path", default=MAINTENANCE_FILE)),
                            supports_check_mode=True)
     host = platform.node()
     xl_bin = module.get_bin_path("xl")
@@ -233,7 +251,27 @@ def _live(module):
         mounts=mounts,
         autostart=xlutil.entries(autostart_dir) if autostart_dir else None,
         migrations=xlutil.migrations(PROC, own_pid=os.getpid()),
+        maintenance=_record(module.params["maintenance_file"]),
     )
+
+
+def _record(path):
+    if not path:
+        return None
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return {"state": "out", "unreadable": True, "error": str(exc)}
+    try:
+        record = json.loads(text)
+    except ValueError:
+        record = None
+    if not isinstance(record, dict):
+        return {"state": "out", "unreadable": True, "error": "not a JSON object: %r" % text[:200]}
+    return record
 
 
 if __name__ == "__main__":

@@ -45,7 +45,8 @@ def playbook(*args, timeout=3600):
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_HOST_KEY_CHECKING="False",
                ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks")
     cmd = [PLAYBOOK, "-i", str(INVENTORY), *args]
-    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    result = subprocess.run(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                            timeout=timeout, check=False)
     with (CACHE / "playbooks.log").open("a") as log:
         log.write("\n===== %s (rc %d)\n%s%s" % (" ".join(args), result.returncode, result.stdout, result.stderr))
     return result

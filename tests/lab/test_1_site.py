@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import GUESTS, _log, _timed, playbook, recap
+from conftest import GUESTS, _log
 
 QUOTA_MB = 16
 
@@ -54,15 +54,8 @@ def test_every_guest_answers_on_the_network(lab):
         assert lab.guest(ip, "hostname").strip() == guest
 
 
-def test_a_second_run_changes_nothing(lab):
-    result = _timed("site.yml, second run (idempotence)", lambda: playbook("site.yml"))
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    counts = recap(result.stdout)
-    assert set(counts) >= {"localhost", "filer", *lab.blades}, counts
-    changed = {host: c[1] for host, c in counts.items() if c[1]}
-    assert changed == {}, "second run changed something: %s\n%s" % (changed, result.stdout[-4000:])
-    for blade in lab.blades:
-        assert "up" in lab.ssh(blade, "cat /proc/uptime >/dev/null && echo up").stdout
+# A second site.yml that changes nothing on any host: test_4_failover.py runs it (with one guest set to
+# stopped, the run after the one that shut it down), so the lab pays for one such run, not two.
 
 
 def _guest_export(lab, guest_ip):

@@ -5,7 +5,7 @@ check mode and a refusal first (nothing may move), then the evacuation of blade2
 first move and run again, with every moving guest pinged every 100 ms from the filer throughout.
 Lost pings and the downtime they imply go to .cache/lab/timings.txt (the baseline to beat). The plan
 spreads blade2's two guests over the survivors, one on blade1 and one on blade3; after it blade2 runs
-nothing (test_3_rebalance.py brings them back).
+nothing (test_3_maintain.py's roll of blade2 brings them back).
 """
 
 from __future__ import annotations

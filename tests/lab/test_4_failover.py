@@ -1,6 +1,6 @@
 """failover.yml on the lab: a blade's VM is killed (power cut); its guests restart on the two survivors.
 
-Runs last (it leaves blade2 dead); before it, test_3_rebalance.py put every guest back on its planned blade.
+Runs last (it leaves blade2 dead); before it, test_3_maintain.py put every guest back on its planned blade.
 First a guest is moved to blade2 and set to stopped (xen_guest_state, in a second inventory source
 given after inventories/lab): site.yml shuts it down and unlinks it, a second run changes nothing,
 and the failover of blade2 does not restart it.
