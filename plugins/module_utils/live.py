@@ -55,6 +55,16 @@ def live_placement(facts, known):
     }
 
 
+def _in_flight_problems(live, migrating):
+    """What stops every move: a guest running twice, an xl migrate still running, a leftover of one."""
+    problems = ["guest %s: runs on %s at once; stop the extra copy before anything moves" % (g, " and ".join(on))
+                for g, on in sorted(live["twice"].items())]
+    problems.extend(_migrating_problems(migrating))
+    problems.extend("host %s: domain %s is left from an unfinished xl migrate; check which copy is current, destroy "
+                    "the other, then re-run" % (t["host"], t["domain"]) for t in live["transient"])
+    return problems
+
+
 def _migrating_problems(migrating):
     return ["host %s: an xl migration is still running (%s); wait for it to end, then re-run"
             % (host, "; ".join(lines)) for host, lines in sorted((migrating or {}).items()) if lines]
@@ -117,13 +127,7 @@ def evacuation_check(guests, hosts, drain, facts, tolerate=1, overhead=True, cpu
         if host != drain:
             problems.append("host %s: unreachable or not running Xen, so what runs there is unknown: "
                             "nothing moves while it is unread (fix it, or fence it and run failover.yml)" % host)
-    for g, on in sorted(live["twice"].items()):
-        problems.append("guest %s: runs on %s at once; stop the extra copy before anything moves"
-                        % (g, " and ".join(on)))
-    problems.extend(_migrating_problems(migrating))
-    for t in live["transient"]:
-        problems.append("host %s: domain %s is left from an unfinished xl migrate; check which copy is "
-                        "current, destroy the other, then re-run" % (t["host"], t["domain"]))
+    problems.extend(_in_flight_problems(live, migrating))
     for g, host in sorted(live["current"].items()):
         if g in down and host == drain and not dead:
             problems.append("guest %s: runs on %s but its desired state is %s (xen_guest_state): evacuate.yml never "
@@ -251,12 +255,7 @@ def rebalance_check(guests, hosts, facts, tolerate=1, overhead=True, max_moves=N
     for host in live["unread"]:
         problems.append("host %s: unreachable or not running Xen, so what runs there is unknown: nothing "
                         "moves while it is unread" % host)
-    for g, on in sorted(live["twice"].items()):
-        problems.append("guest %s: runs on %s at once; stop the extra copy before anything moves"
-                        % (g, " and ".join(on)))
-    problems.extend(_migrating_problems(migrating))
-    for t in live["transient"]:
-        problems.append("host %s: domain %s is left from an unfinished xl migrate" % (t["host"], t["domain"]))
+    problems.extend(_in_flight_problems(live, migrating))
     for host in marked_out(maintenance):
         problems.append("host %s: in maintenance (%s); rebalance.yml waits until it is back (maintain.yml moves "
                         "its guests back)" % (host, _since(maintenance[host])))
@@ -408,13 +407,7 @@ def maintenance_check(guests, hosts, maintain, facts, maintenance=None, roll_id=
         else:
             problems.append("host %s: unreachable or not running Xen, so what runs there is unknown: nothing "
                             "moves while it is unread (fix it, or fence it and run failover.yml)" % host)
-    for g, on in sorted(live["twice"].items()):
-        problems.append("guest %s: runs on %s at once; stop the extra copy before anything moves"
-                        % (g, " and ".join(on)))
-    problems.extend(_migrating_problems(migrating))
-    for t in live["transient"]:
-        problems.append("host %s: domain %s is left from an unfinished xl migrate; check which copy is "
-                        "current, destroy the other, then re-run" % (t["host"], t["domain"]))
+    problems.extend(_in_flight_problems(live, migrating))
     down = _desired_down(guests)
     for g, host in sorted(live["current"].items()):
         if g in down and host in left:
