@@ -24,6 +24,8 @@ from ansible_collections.consolidation.xen.plugins.module_utils.units import par
 SAME_ON_EVERY_DOM0 = ("guests_image_dir", "guests_default_bridge", "guests_default_disks", "guests_vnc_listen",
                       "guests_cpuid")
 LIVE_PLAYBOOKS = ("evacuate", "failover", "rebalance")
+# They read every dom0 and plan from the whole cluster: --limit, --tags, --skip-tags, --start-at-task refused.
+WHOLE_CLUSTER_PLAYBOOKS = LIVE_PLAYBOOKS + ("maintain",)
 
 
 class PreflightError(ValueError):
@@ -158,7 +160,7 @@ def _check_names(host_names, guest_names, filer_names, problems):
 
 
 def _check_cli(playbook, cli, problems):
-    if playbook not in LIVE_PLAYBOOKS:
+    if playbook not in WHOLE_CLUSTER_PLAYBOOKS:
         return
     used = []
     if cli.get("limit"):

@@ -175,6 +175,8 @@ CASES = [
     ("maintain-min-tolerate-word", "plan.yml", ["-e", "maintain=all", "-e", "maintain_min_tolerate=one"], None,
      ["maintain_min_tolerate: expected a whole number"]),
     ("maintain-missing", "maintain.yml", [], None, ["maintain: required"]),
+    ("maintain-limit", "maintain.yml", ["-e", "maintain=blade1", "--limit", "blade1"], None,
+     ["maintain.yml: works on the whole cluster", "takes no --limit blade1"]),
     ("maintain-tasks-relative", "maintain.yml", ["-e", "maintain=blade1", "-e", "maintain_tasks=upgrade.yml"], None,
      ["maintain_tasks: expected an absolute path"]),
     ("maintain-tasks-missing", "maintain.yml", ["-e", "maintain=blade1", "-e", "maintain_tasks=/nonexistent/up.yml"],
