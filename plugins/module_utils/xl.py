@@ -256,6 +256,27 @@ def migration_outcome(rc, source_has_domain, target_has_domain, name="the guest"
         name, how, source, target)
 
 
+# ``xl -vvv migrate`` (debug level, passed on to the receiver) logs on the sender when the guest has
+# suspended (its vCPUs stop; the last dirty pages follow) and, through ssh from the receiver, when the
+# receiver has started (unpaused) it: between the two the guest runs nowhere. Xen 4.17's words, including
+# its "successsfully"; the sender's acknowledgement of the startup is the fallback.
+SUSPENDED = re.compile(r"guest has suspended")
+STARTED = re.compile(r"migration target: Domain started succ|migration sender: Target reports successful startup")
+
+
+def migration_downtime(timed_lines):
+    """Seconds the guest ran nowhere during a migration, from ``xl -vvv migrate``'s output lines as
+    [(seconds, line)] (any monotonic clock, in the order read): the last suspension before the first
+    startup after it. None when either mark is missing (another Xen's words, or a migration that failed)."""
+    suspended = None
+    for stamp, line in timed_lines:
+        if SUSPENDED.search(line):
+            suspended = stamp
+        elif suspended is not None and STARTED.search(line):
+            return round(max(0.0, stamp - suspended), 1)
+    return None
+
+
 # ---------------------------------------------------------------------------------------------------
 # The rest of a dom0's live state that evacuate.yml, rebalance.yml and failover.yml check, read from
 # /sys and /proc (paths are arguments, so tests can point them at directories of their own).
@@ -263,10 +284,10 @@ def migration_outcome(rc, source_has_domain, target_has_domain, name="the guest"
 SYS_NET = "/sys/class/net"
 PROC = "/proc"
 
-# A migration still running here: the sending `xl migrate` (as xl or /usr/lib/xen-4.17/bin/xl; the
+# A migration still running here: the sending `xl [-vvv] migrate` (as xl or /usr/lib/xen-4.17/bin/xl; the
 # receiving `xl migrate-receive` stays on as the domain's monitor after the move, and is no migration),
 # or an xl_domain job (an async job of a killed ansible-playbook may not have started xl migrate yet).
-MIGRATION = re.compile(r"(^|/)xl migrate |AnsiballZ_xl_domain")
+MIGRATION = re.compile(r"(^|/)xl (-v+ )?migrate |AnsiballZ_xl_domain")
 
 
 def bridges(sys_net=SYS_NET):

@@ -19,7 +19,7 @@ description:
     (its xl process tears it down) before the module judges.
   - V(absent) is the same without the polite part when O(force) is true (C(xl destroy) at once); without
     O(force) it behaves like V(shutdown).
-  - V(migrated) moves the guest to the dom0 O(target) with C(xl migrate NAME TARGET) (live, over ssh; root
+  - V(migrated) moves the guest to the dom0 O(target) with C(xl -vvv migrate NAME TARGET) (live, over ssh; root
     ssh trust between the dom0s is set up by the C(consolidation.xen.dom0) role). Before it, the module makes
     sure the target does not hold a copy yet; afterwards, whatever C(xl migrate) returned, it lists the
     domains on both ends (on the target with C(ssh -o BatchMode=yes TARGET xl list)) and reports
@@ -137,6 +137,12 @@ seconds:
   description: How long C(xl migrate) took.
   returned: when xl migrate ran
   type: float
+downtime:
+  description: Seconds the guest ran nowhere - from the sender's "guest has suspended" to the receiver's
+    "Domain started" in the output of C(xl -vvv migrate), timed as the lines arrived (so it includes the
+    ssh round trip). Null when xl printed neither mark (a failed migration).
+  returned: when xl migrate ran
+  type: float
 commands:
   description: The commands that changed (or in check mode would change) something, each an argv list.
   returned: always
@@ -159,6 +165,8 @@ stderr:
 import os
 import platform
 import re
+import selectors
+import subprocess
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -222,6 +230,41 @@ class XlDomain:
         """Run a state-changing command, recorded in commands; the caller re-lists and judges."""
         self.result["commands"].append(argv)
         return self.module.run_command(argv)
+
+    def run_timed(self, argv):
+        """run() for xl migrate: also the monotonic time each output line arrived at, for the downtime.
+        Returns (rc, stdout, stderr without xl's debug lines, [(seconds, line)])."""
+        self.result["commands"].append(argv)
+        env = dict(os.environ, LC_ALL="C", LANG="C")
+        # run_command returns only when the process has ended; the downtime needs each line as it arrives
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,  # pylint: disable=ansible-bad-function
+                                stderr=subprocess.PIPE, env=env)
+        streams = {proc.stdout.fileno(): [b"", []], proc.stderr.fileno(): [b"", []]}
+        timed = []
+        with selectors.DefaultSelector() as sel:
+            for fd in streams:
+                sel.register(fd, selectors.EVENT_READ)
+            while sel.get_map():
+                for key, _events in sel.select():
+                    chunk = os.read(key.fd, 65536)
+                    stamp = time.monotonic()
+                    if not chunk:
+                        sel.unregister(key.fd)
+                    pending, lines = streams[key.fd]
+                    pending += chunk
+                    parts = re.split(rb"[\r\n]", pending) if chunk else [pending, b""]
+                    for raw in parts[:-1]:
+                        line = raw.decode("utf-8", "replace")
+                        if line:
+                            lines.append(line)
+                            timed.append((stamp, line))
+                    streams[key.fd][0] = parts[-1]
+        rc = proc.wait()
+        out = "\n".join(streams[proc.stdout.fileno()][1])
+        err = "\n".join(line for line in streams[proc.stderr.fileno()][1] if ": debug: " not in line)
+        proc.stdout.close()
+        proc.stderr.close()
+        return rc, out, err, timed
 
     def settle(self):
         """This guest's state here once it is no longer on its way out (shutting_down or dying), bounded."""
@@ -357,14 +400,15 @@ class XlDomain:
         if before != "running":
             self.fail("%s is %s on %s (xl list state %s); only a running guest is migrated" % (
                 self.name, before, self.host, dom["state"]))
-        argv = [self.xl, "migrate", self.name, target]
+        argv = [self.xl, "-vvv", "migrate", self.name, target]
         self.result.update(changed=True, state_after="absent", target_state="running", outcome="migrated")
         if self.module.check_mode:
             self.result["commands"].append(argv)
             self.done("would migrate %s from %s to %s" % (self.name, self.host, target))
         start = time.monotonic()
-        rc, out, err = self.run(argv)
+        rc, out, err, timed = self.run_timed(argv)
         self.result["seconds"] = round(time.monotonic() - start, 1)
+        self.result["downtime"] = xlutil.migration_downtime(timed)
         mine = self.local(required=False)
         peer, peer_err = self.remote()
         src = None if mine is None else xlutil.copies(mine, self.name)

@@ -315,3 +315,16 @@ def test_an_end_that_could_not_be_checked_is_unknown():
     out, msg = xl.migration_outcome(255, [d("m1")], None, name="m1", source="blade1", target="blade2")
     assert out == "unknown" and "blade2 could not be checked" in msg and "CHECK BOTH" in msg
     assert xl.migration_outcome(0, None, [d("m1")])[0] == "unknown"
+
+
+def test_migration_downtime_from_xl_lines():
+    lines = [(1.0, "Saving to migration stream new xl format (info 0x3/0x0/1500)"),
+             (2.0, "libxl: debug: libxl_dom_suspend.c:376:suspend_common_wait_guest_check: Domain 7:guest has "
+                   "suspended"),
+             (9.5, "migration target: Transfer complete, requesting permission to start domain."),
+             (12.3, "migration target: Domain started successsfully."),
+             (12.5, "migration sender: Target reports successful startup.")]
+    assert xl.migration_downtime(lines) == 10.3
+    assert xl.migration_downtime(lines[:2] + lines[4:]) == 10.5  # the sender's acknowledgement
+    assert xl.migration_downtime(lines[2:]) is None  # no suspension seen
+    assert xl.migration_downtime(lines[:3]) is None  # never started (a failed migration)

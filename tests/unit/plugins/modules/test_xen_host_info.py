@@ -134,6 +134,8 @@ def _fake_host(tmp_path, monkeypatch):
     proc = tmp_path / "proc"
     for pid, argv in ((1, ["/sbin/init"]), (2315, ["/usr/lib/xen-4.17/bin/xl", "migrate", "g2", "blade1"]),
                       (2316, ["ssh", "blade1", "xl", "migrate-receive"]),
+                      (2317, ["xl", "-vvv", "migrate", "g5", "blade3"]),
+                      (2318, ["sh", "-c", "exec ssh blade3 xl -vvv migrate-receive"]),
                       (2400, ["/usr/lib/xen-4.17/bin/xl", "migrate-receive"]),
                       (2500, ["/usr/bin/python3", "/root/.ansible/tmp/x/AnsiballZ_xl_domain.py"]),
                       (2600, ["vim", "notes on xl migrate"])):
@@ -164,7 +166,7 @@ def test_live_state_bridges_mounts_autostart_and_running_migrations(capsys, lab,
     assert live["mounts"] == {"/srv/xen/images/": "nfs4", "/srv/other": None, "/mnt/with space": "tmpfs"}
     assert live["autostart"] == ["g1.cfg", "g3.cfg"]
     # The sending xl and a leftover xl_domain job; not the receiving side, its ssh, or a mere mention.
-    assert live["migrations"] == ["2315 /usr/lib/xen-4.17/bin/xl migrate g2 blade1",
+    assert live["migrations"] == ["2315 /usr/lib/xen-4.17/bin/xl migrate g2 blade1", "2317 xl -vvv migrate g5 blade3",
                                   "2500 /usr/bin/python3 /root/.ansible/tmp/x/AnsiballZ_xl_domain.py"]
     assert res["changed"] is False
 

@@ -48,6 +48,8 @@ if me == "ssh":
     sys.exit(0)
 local = st["local"]
 names = [d[0] for d in local]
+while args and args[0].startswith("-v"):  # xl -vvv migrate
+    args = args[1:]
 if args == ["list"]:
     # a domain that has shut down stays listed (state s) for a few lists, until its xl process destroys it
     if st.get("linger"):
@@ -91,6 +93,13 @@ elif args[0] == "migrate":
         sys.stderr.write("migration sender: Target reported error\\nDomain state is now undefined!\\n"
                          if how != "stays" else "xc: error: Failed to enable logdirty: 95,22,0\\n")
         sys.exit(1)
+    # what Xen 4.17's xl -vvv migrate prints around the guest's pause (debug lines are not returned)
+    sys.stderr.write("libxl: debug: libxl_dom_suspend.c:376:suspend_common_wait_guest_check: Domain 5:guest "
+                     "has suspended\\n")
+    sys.stderr.flush()
+    time.sleep(float(behave.get("pause", 0)))
+    sys.stdout.write("xc: info: Saving domain 5, type x86 PVH\\r")
+    sys.stdout.flush()
     sys.stderr.write("migration target: Domain started successsfully.\\nMigration successful.\\n")
     sys.exit(0)
 else:
@@ -285,9 +294,11 @@ def test_migrate_then_idempotent(capsys, lab):
     res = run(capsys, dict(name="m1", state="migrated", target="blade2"))
     assert res["changed"] is True and res["outcome"] == "migrated" and "failed" not in res
     assert (res["state_before"], res["state_after"], res["target_state"]) == ("running", "absent", "running")
-    assert lab.changing() == [["xl", "migrate", "m1", "blade2"]]
+    assert lab.changing() == [["xl", "-vvv", "migrate", "m1", "blade2"]]
     assert ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=15", "--", "blade2", "xl", "list"] in lab.calls()
     assert isinstance(res["seconds"], float) and res["target"] == "blade2"
+    # the fake's marks come at once: no pause; xl's debug lines are not returned, its other words are
+    assert res["downtime"] == 0.0 and "stderr" not in res
     lab.set()
     res = run(capsys, dict(name="m1", state="migrated", target="blade2"))
     assert res["changed"] is False and res["outcome"] == "migrated" and lab.changing() == []
@@ -296,7 +307,7 @@ def test_migrate_then_idempotent(capsys, lab):
 def test_migrate_in_check_mode_only_lists(capsys, lab):
     lab.set(local=[DOM0, ["m1", "-b----"]], remote=[DOM0])
     res = run(capsys, dict(name="m1", state="migrated", target="blade2"), check=True)
-    assert res["changed"] is True and res["commands"] == [[str(lab.bin / "xl"), "migrate", "m1", "blade2"]]
+    assert res["changed"] is True and res["commands"] == [[str(lab.bin / "xl"), "-vvv", "migrate", "m1", "blade2"]]
     assert lab.changing() == [] and lab.get()["local"] == [DOM0, ["m1", "-b----"]]
 
 
@@ -316,7 +327,7 @@ def test_failed_handshake_reports_running_twice(capsys, lab):
     res = run(capsys, dict(name="m1", state="migrated", target="blade2"))
     assert res["failed"] is True and res["outcome"] == "running_twice"
     assert "TWICE" in res["msg"] and "m1--migratedaway paused --p---" in res["msg"] and "blade2" in res["msg"]
-    assert lab.changing() == [["xl", "migrate", "m1", "blade2"]]  # nothing destroyed by the module
+    assert lab.changing() == [["xl", "-vvv", "migrate", "m1", "blade2"]]  # nothing destroyed by the module
 
 
 def test_guest_on_neither_end_is_lost(capsys, lab):
@@ -377,3 +388,10 @@ def test_not_dom0_or_no_xl_fails_naming_host_and_guest(capsys, lab, monkeypatch)
     assert res["failed"] is True and res["msg"] == "%s: xl is not installed (no xl in PATH or sbin); cannot manage " \
         "guest www1" % HOST
     assert lab.calls() == []
+
+
+def test_migrate_reports_the_time_the_guest_ran_nowhere(capsys, lab):
+    """downtime: from the sender's "guest has suspended" to the receiver's "Domain started", as read."""
+    lab.set(local=[DOM0, ["m1", "-b----"]], remote=[DOM0], behave={"pause": 0.6})
+    res = run(capsys, dict(name="m1", state="migrated", target="blade2"))
+    assert res["outcome"] == "migrated" and 0.5 <= res["downtime"] <= res["seconds"]
