@@ -207,6 +207,75 @@ def _guest_limits(name, data, defaults, problems):
     return {"hard_mb": hard, "soft_mb": soft, "files": files, "root_squash": root_squash}
 
 
+# ONTAP backend: the snapshot policy of the image and data volumes (filer_ontap_snapshot_policy). ONTAP
+# keeps at most 1,023 Snapshot copies per volume and a policy has one to five schedules.
+SNAPSHOT_KEYS = ("name", "enabled", "schedules")
+SNAPSHOT_SCHEDULE_KEYS = ("schedule", "count", "snapmirror_label", "prefix")
+SNAPSHOT_MAX_SCHEDULES = 5
+SNAPSHOT_MAX_COPIES = 1023
+_SNAP_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,255}$")
+
+
+def snapshot_policy(value, prefix, problems, var="filer_ontap_snapshot_policy"):
+    """The snapshot policy to put on the image and data volumes, from the role variable: None (leave
+    the volumes' policy alone) or {name, enabled, copies: [{schedule, count, snapmirror_label, prefix}]}
+    (the name defaults to <prefix>snapshots, a copy's prefix to its schedule, its label to none)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        problems.add(var, "expected null or a mapping with schedules, got %r" % (value,))
+        return None
+    unknown = sorted(str(k) for k in value if k not in SNAPSHOT_KEYS)
+    if unknown:
+        problems.add(var, "unknown key(s) %s (known: %s)" % (", ".join(unknown), ", ".join(SNAPSHOT_KEYS)))
+    name = value.get("name") or "%ssnapshots" % prefix
+    if not isinstance(name, str) or not _SNAP_NAME_RE.match(name):
+        problems.add(var, "name: expected letters, digits, '_', '.' or '-', got %r" % (name,))
+    try:
+        enabled = _bool(value.get("enabled", True))
+    except ValueError as exc:
+        problems.add(var, "enabled: %s" % exc)
+        enabled = True
+    schedules = value.get("schedules")
+    if not isinstance(schedules, list) or not 1 <= len(schedules) <= SNAPSHOT_MAX_SCHEDULES:
+        problems.add(var, "schedules: expected a list of 1 to %d mappings {schedule, count}, got %r"
+                     % (SNAPSHOT_MAX_SCHEDULES, schedules))
+        return None
+    copies, seen = [], set()
+    for i, item in enumerate(schedules, start=1):
+        where = "%s: schedules[%d]" % (var, i)
+        if not isinstance(item, dict):
+            problems.add(where, "expected a mapping {schedule, count}, got %r" % (item,))
+            continue
+        unknown = sorted(str(k) for k in item if k not in SNAPSHOT_SCHEDULE_KEYS)
+        if unknown:
+            problems.add(where, "unknown key(s) %s (known: %s)"
+                         % (", ".join(unknown), ", ".join(SNAPSHOT_SCHEDULE_KEYS)))
+        schedule = item.get("schedule")
+        if not isinstance(schedule, str) or not _PREFIX_RE.match(schedule) or not schedule:
+            problems.add(where, "schedule: expected the name of an ONTAP job schedule such as hourly, got %r"
+                         % (schedule,))
+            continue
+        if schedule in seen:
+            problems.add(where, "schedule %s is listed twice" % schedule)
+        seen.add(schedule)
+        count = item.get("count")
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= SNAPSHOT_MAX_COPIES:
+            problems.add(where, "count: expected a whole number from 1 to %d, got %r" % (SNAPSHOT_MAX_COPIES, count))
+            continue
+        label = item.get("snapmirror_label") or ""
+        copy_prefix = item.get("prefix") or schedule
+        for key, text in (("snapmirror_label", label), ("prefix", copy_prefix)):
+            if not isinstance(text, str) or not _PREFIX_RE.match(text):
+                problems.add(where, "%s: expected letters, digits, '_' or '-', got %r" % (key, text))
+        copies.append({"schedule": schedule, "count": count, "snapmirror_label": label, "prefix": copy_prefix})
+    total = sum(c["count"] for c in copies)
+    if total > SNAPSHOT_MAX_COPIES:
+        problems.add(var, "the counts add up to %d Snapshot copies; a volume holds at most %d"
+                     % (total, SNAPSHOT_MAX_COPIES))
+    return {"name": name, "enabled": enabled, "copies": copies}
+
+
 def filer_plan(host_names, host_vars, guest_names, guest_vars, defaults):
     """Plan the filer's volumes, qtrees, quotas and export policies.
 
@@ -218,6 +287,7 @@ def filer_plan(host_names, host_vars, guest_names, guest_vars, defaults):
     defaults = dict(defaults or {})
     parsed = _check_defaults(defaults, problems)
     prefix = parsed["policy_prefix"]
+    snapshots = snapshot_policy(defaults.get("ontap_snapshot_policy"), prefix, problems)
 
     owners = {}  # ip -> ["host blade1", "guest www1", ...]
     clients = []
@@ -295,6 +365,7 @@ def filer_plan(host_names, host_vars, guest_names, guest_vars, defaults):
         },
         "guests": sorted(guests, key=lambda g: g["guest"]),
         "policy_prefix": prefix,
+        "snapshot_policy": snapshots,
     }
 
 

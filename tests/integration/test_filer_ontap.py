@@ -130,6 +130,13 @@ def assert_applied(sim, guests, kept=()):
                for r in data["rules"])
     assert sim.volume(DATA)["nas"]["export_policy"]["name"] == "xen_data"
     assert sim.volume(DATA)["quota"]["state"] == "on"
+    # the role's default Snapshot policy, the SVM's own, on both volumes
+    snapshots = sim.snapshot_policy("xen_snapshots")
+    assert snapshots["scope"] == "svm" and snapshots["svm"]["name"] == "svm1" and snapshots["enabled"] is True
+    assert [(c["schedule"]["name"], c["count"], c["snapmirror_label"]) for c in snapshots["copies"]] == [
+        ("hourly", 6, "-"), ("daily", 7, "daily"), ("weekly", 4, "weekly")]
+    assert sim.volume(IMAGES)["snapshot_policy"]["name"] == "xen_snapshots"
+    assert sim.volume(DATA)["snapshot_policy"]["name"] == "xen_snapshots"
 
     assert set(sim.qtree_map(DATA)) == set(wanted) | set(kept)
     for name in kept:
@@ -235,4 +242,62 @@ def test_bad_input_fails_before_any_request(sim, tmp_path, guest, message):
     result = play(write_inventory(tmp_path / "inv", sim, dict(SMALL, bad1=guest)), "-v")
     assert result.returncode != 0
     assert message in result.stdout and "bad1" in result.stdout, result.stdout
+    assert sim.requests == []
+
+
+def test_snapshot_policy_changed_named_or_left_alone(sim, tmp_path):
+    """A changed count is patched in place (the policy keeps its uuid); a policy of another name is made
+    and the volumes move to it; null leaves the volumes' policy alone."""
+    path = write_inventory(tmp_path / "inv", sim, SMALL)
+    assert play(path).returncode == 0
+    first = sim.snapshot_policy("xen_snapshots")
+    weekly = {"schedules": [{"schedule": "hourly", "count": 6},
+                            {"schedule": "daily", "count": 14, "snapmirror_label": "daily"},
+                            {"schedule": "weekly", "count": 4, "snapmirror_label": "weekly"}]}
+    changed = play(write_inventory(tmp_path / "inv", sim, SMALL, filer_ontap_snapshot_policy=weekly))
+    assert changed.returncode == 0, changed.stdout + changed.stderr
+    after = sim.snapshot_policy("xen_snapshots")
+    assert after["uuid"] == first["uuid"] and [c["count"] for c in after["copies"]] == [6, 14, 4]
+    assert any(r["method"] == "PATCH" and "/schedules/" in r["path"] for r in sim.requests)
+
+    own = {"name": "nightly", "schedules": [{"schedule": "daily", "count": 30}]}
+    moved = play(write_inventory(tmp_path / "inv", sim, SMALL, filer_ontap_snapshot_policy=own))
+    assert moved.returncode == 0, moved.stdout + moved.stderr
+    assert [(c["schedule"]["name"], c["count"]) for c in sim.snapshot_policy("nightly")["copies"]] == [("daily", 30)]
+    assert sim.volume(IMAGES)["snapshot_policy"]["name"] == sim.volume(DATA)["snapshot_policy"]["name"] == "nightly"
+
+    sim.clear()
+    alone = play(write_inventory(tmp_path / "inv", sim, SMALL, filer_ontap_snapshot_policy=None))
+    assert alone.returncode == 0 and recap(alone)["changed"] == 0, alone.stdout
+    assert not any("snapshot-policies" in r["path"] for r in sim.requests)
+    assert sim.volume(DATA)["snapshot_policy"]["name"] == "nightly"
+
+
+def test_refused_snapshot_policy_fails_cleanly_before_any_volume(sim, tmp_path):
+    """ONTAP refuses the policy (here: a schedule the cluster does not have): the run stops with ONTAP's
+    words, no volume exists yet, and no policy was left half made."""
+    odd = {"schedules": [{"schedule": "hourly", "count": 6}, {"schedule": "every-10min", "count": 3}]}
+    result = play(write_inventory(tmp_path / "inv", sim, SMALL, filer_ontap_snapshot_policy=odd))
+    assert result.returncode != 0
+    assert "filer (ontap):" in result.stdout and "every-10min" in result.stdout, result.stdout
+    assert "does not exist" in result.stdout, result.stdout
+    assert sim.snapshot_policy("xen_snapshots") is None
+    assert sim.volume(IMAGES) is None and sim.volume(DATA) is None
+
+
+@pytest.mark.parametrize(("policy", "message"), [
+    ({"schedules": [{"schedule": "hourly", "count": 0}]},
+     "schedules[1]: count: expected a whole number from 1 to 1023"),
+    ({"schedules": [{"schedule": "s%d" % i, "count": 1} for i in range(6)]}, "schedules: expected a list of 1 to 5"),
+    ({"schedules": [{"schedule": "hourly", "count": 600}, {"schedule": "daily", "count": 600}]},
+     "the counts add up to 1200 Snapshot copies; a volume holds at most 1023"),
+    ({"schedules": [{"schedule": "hourly", "count": 6, "keep": 1}]}, "schedules[1]: unknown key(s) keep"),
+    ({"schedules": [{"schedule": "hourly", "count": 6}, {"schedule": "hourly", "count": 2}]},
+     "schedules[2]: schedule hourly is listed twice"),
+    ("daily", "expected null or a mapping with schedules"),
+])
+def test_bad_snapshot_policy_fails_before_any_request(sim, tmp_path, policy, message):
+    result = play(write_inventory(tmp_path / "inv", sim, SMALL, filer_ontap_snapshot_policy=policy), "-v")
+    assert result.returncode != 0
+    assert "filer_ontap_snapshot_policy" in result.stdout and message in result.stdout, result.stdout
     assert sim.requests == []

@@ -38,7 +38,7 @@ _OPTIONS = {"fields", "return_records", "return_timeout", "max_records", "new_in
 # Fields ONTAP sends as numbers; the modules send some of them as strings.
 _NUMERIC = {("space", "size"), ("size",), ("space", "hard_limit"), ("space", "soft_limit"),
             ("files", "hard_limit"), ("files", "soft_limit"), ("unix_permissions",),
-            ("nas", "unix_permissions"), ("index",)}
+            ("nas", "unix_permissions"), ("index",), ("count",)}
 # Keys every record carries whatever `fields` asks for.
 _IDENTITY = {
     "volume": ("uuid", "name"),
@@ -47,7 +47,13 @@ _IDENTITY = {
     "qtree": ("svm", "volume", "id", "name"),
     "quota": ("uuid",),
     "svm": ("uuid", "name"),
+    # ONTAP returns the fields a query names: the snapshot policy module reads svm.name without asking.
+    "snapshot_policy": ("uuid", "name", "svm"),
+    "snapshot_schedule": ("schedule",),
 }
+# The cluster's job schedules (cron), as a fresh ONTAP 9 cluster has them.
+SCHEDULES = {name: "4444%04d-0000-0000-0000-000000000000" % i
+             for i, name in enumerate(("5min", "8hour", "hourly", "daily", "weekly", "monthly"), start=1)}
 
 
 class ApiError(Exception):
@@ -236,8 +242,13 @@ class OntapSimulator:
         self.qtrees = {}         # (volume uuid, id) -> record
         self.quota_rules = {}    # uuid -> record
         self.jobs = {}           # uuid -> {"record": ..., "polls": n, "final": state}
+        self.snapshot_policies = {}  # uuid -> record (cluster-scoped built-ins, and the SVM's own)
         self._next_policy_id = 12884901889
         self._add_policy("default")
+        for name, enabled, copies in (("default", True, (("hourly", 6), ("daily", 2), ("weekly", 2))),
+                                      ("default-1weekly", True, (("hourly", 6), ("daily", 2), ("weekly", 1))),
+                                      ("none", False, ())):
+            self._add_snapshot_policy(name, None, enabled, [{"schedule": {"name": n}, "count": c} for n, c in copies])
         self._server = None
         self._thread = None
         self.port = None
@@ -303,6 +314,13 @@ class OntapSimulator:
         with self.lock:
             return next((copy.deepcopy(v) for v in self.volumes.values() if v["name"] == name), None)
 
+    def snapshot_policy(self, name):
+        """The SVM's snapshot policy of that name (else the cluster's), as stored."""
+        with self.lock:
+            found = sorted((p for p in self.snapshot_policies.values() if p["name"] == name),
+                           key=lambda p: p["scope"] != "svm")
+            return copy.deepcopy(found[0]) if found else None
+
     def qtree_map(self, volume):
         """{qtree name: record} of a volume, without the implicit qtree 0."""
         with self.lock:
@@ -358,6 +376,16 @@ class OntapSimulator:
                                                                        "POST": self._post_rule}),
             (r"/api/protocols/nfs/export-policies/(?P<id>\d+)/rules/(?P<index>\d+)",
              {"GET": self._get_rule, "PATCH": self._patch_rule, "DELETE": self._delete_rule}),
+            (r"/api/storage/snapshot-policies", {"GET": self._get_snapshot_policies,
+                                                 "POST": self._post_snapshot_policy}),
+            (r"/api/storage/snapshot-policies/(?P<uuid>[^/]+)", {"GET": self._get_snapshot_policy,
+                                                                 "PATCH": self._patch_snapshot_policy,
+                                                                 "DELETE": self._delete_snapshot_policy}),
+            (r"/api/storage/snapshot-policies/(?P<uuid>[^/]+)/schedules",
+             {"GET": self._get_snapshot_schedules, "POST": self._post_snapshot_schedule}),
+            (r"/api/storage/snapshot-policies/(?P<uuid>[^/]+)/schedules/(?P<schedule>[^/]+)",
+             {"GET": self._get_snapshot_schedule, "PATCH": self._patch_snapshot_schedule,
+              "DELETE": self._delete_snapshot_schedule}),
             (r"/api/storage/qtrees", {"GET": self._get_qtrees, "POST": self._post_qtree}),
             (r"/api/storage/qtrees/(?P<vol>[^/]+)/(?P<id>\d+)", {"GET": self._get_qtree,
                                                                  "PATCH": self._patch_qtree,
@@ -460,6 +488,7 @@ class OntapSimulator:
             raise ApiError(409, 'Duplicate volume name "%s".' % name, 917835, "name")
         policy = ((body.get("nas") or {}).get("export_policy") or {}).get("name", "default")
         self._policy_by_name(policy)
+        self._check_snapshot_policy(body)
         vol_uuid = str(uuidlib.uuid4())
         record = {
             "uuid": vol_uuid, "name": name, "svm": dict(self.svm), "type": body.get("type", "rw"),
@@ -500,9 +529,12 @@ class OntapSimulator:
         for key in ("path", "security_style", "unix_permissions", "uid", "gid"):
             if key in nas:
                 record["nas"][key] = nas[key]
-        for key in ("guarantee", "snapshot_policy", "space"):
+        for key in ("guarantee", "space"):
             if isinstance(body.get(key), dict):
                 deep_merge(record[key], body[key])
+        if (body.get("snapshot_policy") or {}).get("name"):
+            policy = self._snapshot_policy_named(body["snapshot_policy"]["name"])
+            record["snapshot_policy"] = {"name": policy["name"], "uuid": policy["uuid"]}
         if "quota" in body and "enabled" in body["quota"]:
             enabled = body["quota"]["enabled"] in (True, "true")
             record["quota"] = {"enabled": enabled, "state": "on" if enabled else "off"}
@@ -515,6 +547,7 @@ class OntapSimulator:
         policy = ((body.get("nas") or {}).get("export_policy") or {}).get("name")
         if policy is not None:
             self._policy_by_name(policy)
+        self._check_snapshot_policy(body)
         return self._job(request, 200, apply=lambda: self._apply_volume_change(record, body))
 
     def _delete_volume(self, request, uuid):
@@ -669,6 +702,179 @@ class OntapSimulator:
         del request
         policy = self._policy(id)
         policy["rules"].remove(self._rule(policy, index))
+        return 200, {}
+
+    # -- snapshot policies and their schedules ----------------------------------------------------
+    def _add_snapshot_policy(self, name, svm, enabled, copies, comment=""):
+        record = {"uuid": str(uuidlib.uuid4()), "name": name, "scope": "svm" if svm else "cluster",
+                  "enabled": enabled, "comment": comment, "copies": []}
+        if svm:
+            record["svm"] = dict(svm)
+        self.snapshot_policies[record["uuid"]] = record
+        for body in copies:
+            self._add_snapshot_copy(record, body)
+        return record
+
+    @staticmethod
+    def _snapshot_count(value, where):
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > 1023:
+            raise ApiError(400, 'Invalid value for field "%s": the count must be from 0 to 1023.' % where, 262179,
+                           where)
+        return value
+
+    def _add_snapshot_copy(self, record, body):
+        """One schedule of a policy: it must be a cluster job schedule, once per policy, and the policy's
+        copies stay at most 1,023 (ONTAP's limit per volume)."""
+        schedule = ((body.get("schedule") or {}).get("name") or "").strip()
+        if schedule not in SCHEDULES:
+            raise ApiError(404, 'Schedule "%s" does not exist.' % schedule, 1638455, "schedule.name")
+        if any(c["schedule"]["name"] == schedule for c in record["copies"]):
+            raise ApiError(409, 'Schedule "%s" is already part of Snapshot policy "%s".' % (schedule, record["name"]),
+                           1638454, "schedule.name")
+        count = self._snapshot_count(body.get("count"), "count")
+        if count + sum(c["count"] for c in record["copies"]) > 1023:
+            raise ApiError(400, "The total count of Snapshot copies of a policy cannot exceed 1023.", 1638473, "count")
+        label = body.get("snapmirror_label") or "-"
+        entry = {"schedule": {"name": schedule, "uuid": SCHEDULES[schedule]}, "count": count,
+                 "prefix": body.get("prefix") or schedule, "snapmirror_label": label}
+        record["copies"].append(entry)
+        return entry
+
+    def _snapshot_policy(self, policy_uuid):
+        record = self.snapshot_policies.get(policy_uuid)
+        if record is None:
+            raise not_found()
+        return record
+
+    def _snapshot_policy_named(self, name):
+        """A volume may use its SVM's policy of that name or, failing that, the cluster's."""
+        found = sorted((p for p in self.snapshot_policies.values() if p["name"] == name
+                        and (p["scope"] == "cluster" or p["svm"]["name"] == self.svm["name"])),
+                       key=lambda p: p["scope"] != "svm")
+        if not found:
+            raise ApiError(404, 'Snapshot policy "%s" does not exist.' % name, 1638413, "snapshot_policy.name")
+        return found[0]
+
+    def _check_snapshot_policy(self, body):
+        name = (body.get("snapshot_policy") or {}).get("name")
+        if name is not None:
+            self._snapshot_policy_named(name)
+
+    def _get_snapshot_policies(self, request):
+        return self._collection(list(self.snapshot_policies.values()), request, "snapshot_policy")
+
+    def _get_snapshot_policy(self, request, uuid):
+        return 200, project(self._snapshot_policy(uuid), request["query"].get("fields"),
+                            _IDENTITY["snapshot_policy"])
+
+    def _post_snapshot_policy(self, request):
+        body = normalise_numbers(request["body"])
+        svm = None
+        if body.get("svm"):
+            self._check_svm(body)
+            svm = self.svm
+        name = body.get("name")
+        if not name:
+            raise ApiError(400, "Missing required field: name", 262195, "name")
+        scope = "svm" if svm else "cluster"
+        if any(p["name"] == name and p["scope"] == scope for p in self.snapshot_policies.values()):
+            raise ApiError(409, 'Duplicate Snapshot policy name "%s".' % name, 1638410, "name")
+        copies = body.get("copies") or []
+        if not copies:
+            raise ApiError(400, "A Snapshot policy needs at least one schedule.", 1638456, "copies")
+        if len(copies) > 5:
+            raise ApiError(400, "A Snapshot policy can have at most five schedules.", 1638457, "copies")
+        record = {"uuid": str(uuidlib.uuid4()), "name": name, "scope": scope,
+                  "enabled": body.get("enabled", True) in (True, "true"), "comment": body.get("comment", ""),
+                  "copies": []}
+        if svm:
+            record["svm"] = dict(svm)
+        for copy_body in copies:  # all checked before the policy exists: a refused POST leaves nothing
+            self._add_snapshot_copy(record, expand_dotted(copy_body))
+        self.snapshot_policies[record["uuid"]] = record
+        if request["query"].get("return_records") == "true":
+            return 201, {"num_records": 1, "records": [copy.deepcopy(record)]}
+        return 201, {}
+
+    def _patch_snapshot_policy(self, request, uuid):
+        record = self._snapshot_policy(uuid)
+        body = request["body"]
+        unknown = sorted(k for k in body if k not in ("enabled", "comment", "name"))
+        if unknown:
+            raise ApiError(400, 'Field "%s" cannot be set in this operation.' % unknown[0], 262188, unknown[0])
+        if "enabled" in body:
+            record["enabled"] = body["enabled"] in (True, "true")
+        if "comment" in body:
+            record["comment"] = body["comment"]
+        return 200, {}
+
+    def _snapshot_policy_users(self, record):
+        return [v["name"] for v in self.volumes.values() if v["snapshot_policy"].get("uuid") == record["uuid"]
+                or (v["snapshot_policy"].get("uuid") is None and v["snapshot_policy"]["name"] == record["name"])]
+
+    def _delete_snapshot_policy(self, request, uuid):
+        del request
+        record = self._snapshot_policy(uuid)
+        if record["scope"] == "cluster" and record["name"] in ("default", "default-1weekly", "none"):
+            raise ApiError(409, 'Cannot delete the built-in Snapshot policy "%s".' % record["name"], 1638416)
+        users = self._snapshot_policy_users(record)
+        if users:
+            raise ApiError(409, 'Snapshot policy "%s" is in use by volume(s) %s.' % (record["name"], ", ".join(users)),
+                           1638412)
+        del self.snapshot_policies[uuid]
+        return 200, {}
+
+    @staticmethod
+    def _schedule_record(record, entry):
+        return dict(copy.deepcopy(entry), snapshot_policy={"name": record["name"], "uuid": record["uuid"]})
+
+    def _snapshot_copy(self, record, schedule_uuid):
+        entry = next((c for c in record["copies"] if c["schedule"]["uuid"] == schedule_uuid), None)
+        if entry is None:
+            raise not_found("schedule.uuid")
+        return entry
+
+    def _get_snapshot_schedules(self, request, uuid):
+        record = self._snapshot_policy(uuid)
+        return self._collection([self._schedule_record(record, c) for c in record["copies"]], request,
+                                "snapshot_schedule")
+
+    def _get_snapshot_schedule(self, request, uuid, schedule):
+        record = self._snapshot_policy(uuid)
+        return 200, project(self._schedule_record(record, self._snapshot_copy(record, schedule)),
+                            request["query"].get("fields"), _IDENTITY["snapshot_schedule"])
+
+    def _post_snapshot_schedule(self, request, uuid):
+        record = self._snapshot_policy(uuid)
+        if len(record["copies"]) >= 5:
+            raise ApiError(400, "A Snapshot policy can have at most five schedules.", 1638457, "schedule")
+        self._add_snapshot_copy(record, request["body"])
+        return 201, {}
+
+    def _patch_snapshot_schedule(self, request, uuid, schedule):
+        record = self._snapshot_policy(uuid)
+        entry = self._snapshot_copy(record, schedule)
+        body = request["body"]
+        if "count" in body:
+            count = self._snapshot_count(body["count"], "count")
+            if count - entry["count"] + sum(c["count"] for c in record["copies"]) > 1023:
+                raise ApiError(400, "The total count of Snapshot copies of a policy cannot exceed 1023.", 1638473,
+                               "count")
+            entry["count"] = count
+        for key in ("prefix", "snapmirror_label"):
+            if key in body:
+                entry[key] = body[key] or ("-" if key == "snapmirror_label" else entry["schedule"]["name"])
+        return 200, {}
+
+    def _delete_snapshot_schedule(self, request, uuid, schedule):
+        del request
+        record = self._snapshot_policy(uuid)
+        entry = self._snapshot_copy(record, schedule)
+        if len(record["copies"]) == 1:
+            raise ApiError(409, "A Snapshot policy must keep at least one schedule.", 1638458, "schedule")
+        record["copies"].remove(entry)
         return 200, {}
 
     # -- qtrees -----------------------------------------------------------------------------------

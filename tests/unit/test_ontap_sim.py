@@ -90,3 +90,49 @@ def test_auth_not_found_duplicates_and_jobs(sim):
     assert call(sim, "GET", '/api/storage/qtrees?volume=v1&name="q1"')[0] == 503
     status, reply = call(sim, "GET", '/api/storage/qtrees?volume=v1&name="q1"&fields=export_policy')
     assert status == 200 and reply["records"][0]["export_policy"]["name"] == "default"
+
+
+def test_snapshot_policies_schedules_and_the_volumes_that_use_them():
+    sim = OntapSimulator(password="pw")
+    body = {"name": "snap1", "svm.name": "svm1", "enabled": True,
+            "copies": [{"schedule": {"name": "hourly"}, "count": 6},
+                       {"schedule": {"name": "daily"}, "count": 7, "snapmirror_label": "daily"}]}
+    assert sim.handle("POST", "/api/storage/snapshot-policies", {}, body)[0] == 401  # no credentials
+    auth = {"Authorization": "Basic " + base64.b64encode(b"admin:pw").decode()}
+    assert sim.handle("POST", "/api/storage/snapshot-policies?return_timeout=30", auth, body)[0] == 201
+    assert sim.handle("POST", "/api/storage/snapshot-policies", auth, body)[0] == 409
+    # the cluster's built-in policy of a name does not hide the SVM's: scope and svm.name select
+    query = ("name=snap1&svm.name=svm1&scope=svm"
+             "&fields=enabled,copies.count,copies.schedule.name,copies.snapmirror_label,scope,")
+    status, reply = sim.handle("GET", "/api/storage/snapshot-policies?" + query, auth, None)
+    record = reply["records"][0]
+    assert record["svm"]["name"] == "svm1" and record["scope"] == "svm"
+    assert [(c["schedule"]["name"], c["count"], c["snapmirror_label"]) for c in record["copies"]] == [
+        ("hourly", 6, "-"), ("daily", 7, "daily")]
+    assert sim.handle("GET", "/api/storage/snapshot-policies?name=default&scope=cluster", auth, None)[1][
+        "num_records"] == 1
+    schedules = "/api/storage/snapshot-policies/%s/schedules" % record["uuid"]
+    status, reply = sim.handle("GET", schedules + "?fields=schedule.name,schedule.uuid,count,prefix", auth, None)
+    daily = next(r for r in reply["records"] if r["schedule"]["name"] == "daily")
+    assert sim.handle("PATCH", "%s/%s" % (schedules, daily["schedule"]["uuid"]), auth, {"count": "14"})[0] == 200
+    assert sim.snapshot_policy("snap1")["copies"][1]["count"] == 14
+    # refused: an unknown schedule, more than 1,023 copies, a sixth schedule; nothing changes
+    status, reply = sim.handle("POST", schedules, auth, {"schedule.name": "every-10min", "count": "3"})
+    assert status == 404 and reply["error"]["message"] == 'Schedule "every-10min" does not exist.'
+    status, reply = sim.handle("PATCH", "%s/%s" % (schedules, daily["schedule"]["uuid"]), auth, {"count": "1020"})
+    assert status == 400 and sim.snapshot_policy("snap1")["copies"][1]["count"] == 14
+    many = dict(body, name="snap2", copies=[{"schedule": {"name": n}, "count": 1}
+                                            for n in ("5min", "8hour", "hourly", "daily", "weekly", "monthly")])
+    assert sim.handle("POST", "/api/storage/snapshot-policies", auth, many)[0] == 400
+    assert sim.snapshot_policy("snap2") is None
+    # a volume may name only a policy that exists; one in use cannot be deleted
+    volume = {"name": "v1", "svm.name": "svm1", "aggregates": [{"name": "aggr1"}], "snapshot_policy.name": "nope"}
+    status, reply = sim.handle("POST", "/api/storage/volumes?return_timeout=30", auth, volume)
+    assert status == 404 and reply["error"]["target"] == "snapshot_policy.name" and sim.volume("v1") is None
+    volume["snapshot_policy.name"] = "snap1"
+    assert sim.handle("POST", "/api/storage/volumes?return_timeout=30", auth, volume)[0] == 201
+    assert sim.volume("v1")["snapshot_policy"] == {"name": "snap1", "uuid": record["uuid"]}
+    status, reply = sim.handle("DELETE", "/api/storage/snapshot-policies/%s" % record["uuid"], auth, None)
+    assert status == 409 and "in use by volume(s) v1" in reply["error"]["message"]
+    builtin = sim.snapshot_policy("none")
+    assert sim.handle("DELETE", "/api/storage/snapshot-policies/%s" % builtin["uuid"], auth, None)[0] == 409

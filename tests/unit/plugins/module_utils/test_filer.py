@@ -57,6 +57,7 @@ def test_happy_path():
              "address": "192.0.2.101", "hard_mb": 10240, "soft_mb": None, "files": None, "root_squash": True},
         ],
         "policy_prefix": "xen_",
+        "snapshot_policy": None,
     }
 
 
@@ -294,3 +295,37 @@ def test_bad_soft_percentages(soft):
     guests = {"a": {"xen_guest_address": "192.0.2.1", "xen_guest_data": {"soft_quota": soft}}}
     (problem,) = problems(guests=guests)
     assert problem.startswith("guest a: xen_guest_data.soft_quota: expected a percentage of the hard quota")
+
+
+SNAPSHOTS = {"schedules": [{"schedule": "hourly", "count": 6},
+                           {"schedule": "daily", "count": 7, "snapmirror_label": "daily"}]}
+
+
+def test_snapshot_policy_named_from_the_prefix_with_schedule_prefixes():
+    got = plan(defaults=dict(DEFAULTS, policy_prefix="lab-", ontap_snapshot_policy=SNAPSHOTS))["snapshot_policy"]
+    assert got == {"name": "lab-snapshots", "enabled": True, "copies": [
+        {"schedule": "hourly", "count": 6, "snapmirror_label": "", "prefix": "hourly"},
+        {"schedule": "daily", "count": 7, "snapmirror_label": "daily", "prefix": "daily"}]}
+    own = dict(SNAPSHOTS, name="nightly", enabled="no")
+    assert plan(defaults=dict(DEFAULTS, ontap_snapshot_policy=own))["snapshot_policy"]["name"] == "nightly"
+    assert plan(defaults=dict(DEFAULTS, ontap_snapshot_policy=own))["snapshot_policy"]["enabled"] is False
+
+
+@pytest.mark.parametrize(("policy", "message"), [
+    ([{"schedule": "hourly", "count": 6}], "expected null or a mapping with schedules"),
+    ({"schedules": []}, "schedules: expected a list of 1 to 5 mappings"),
+    ({"schedules": [{"schedule": "hourly", "count": True}]}, "schedules[1]: count: expected a whole number"),
+    ({"schedules": [{"schedule": "hourly", "count": 1024}]},
+     "schedules[1]: count: expected a whole number from 1 to 1023"),
+    ({"schedules": [{"schedule": "hourly", "count": 1000}, {"schedule": "daily", "count": 24}]},
+     "the counts add up to 1024 Snapshot copies; a volume holds at most 1023"),
+    ({"schedules": [{"schedule": "every hour", "count": 6}]}, "schedules[1]: schedule: expected the name of an ONTAP"),
+    ({"schedules": [{"schedule": "hourly", "count": 6, "snapmirror_label": "a b"}]},
+     "schedules[1]: snapmirror_label: expected letters"),
+    ({"name": "bad name", "schedules": [{"schedule": "hourly", "count": 6}]}, "name: expected letters"),
+    ({"schedule": [{"schedule": "hourly", "count": 6}]}, "unknown key(s) schedule"),
+    ({"enabled": "maybe", "schedules": [{"schedule": "hourly", "count": 6}]}, "enabled: expected true or false"),
+])
+def test_bad_snapshot_policy_is_named(policy, message):
+    found = problems(defaults=dict(DEFAULTS, ontap_snapshot_policy=policy))
+    assert any(p.startswith("filer_ontap_snapshot_policy") and message in p for p in found), found
