@@ -239,10 +239,10 @@ class XlDomain:
         # run_command returns only when the process has ended; the downtime needs each line as it arrives
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,  # pylint: disable=ansible-bad-function
                                 stderr=subprocess.PIPE, env=env)
-        streams = {proc.stdout.fileno(): [b"", []], proc.stderr.fileno(): [b"", []]}
-        timed = []
+        pending = {proc.stdout.fileno(): b"", proc.stderr.fileno(): b""}
+        timed = []  # (arrival, fd, line)
         with selectors.DefaultSelector() as sel:
-            for fd in streams:
+            for fd in pending:
                 sel.register(fd, selectors.EVENT_READ)
             while sel.get_map():
                 for key, _events in sel.select():
@@ -250,21 +250,15 @@ class XlDomain:
                     stamp = time.monotonic()
                     if not chunk:
                         sel.unregister(key.fd)
-                    pending, lines = streams[key.fd]
-                    pending += chunk
-                    parts = re.split(rb"[\r\n]", pending) if chunk else [pending, b""]
-                    for raw in parts[:-1]:
-                        line = raw.decode("utf-8", "replace")
-                        if line:
-                            lines.append(line)
-                            timed.append((stamp, line))
-                    streams[key.fd][0] = parts[-1]
+                    parts = re.split(rb"[\r\n]", pending[key.fd] + chunk) if chunk else [pending[key.fd], b""]
+                    timed.extend((stamp, key.fd, raw.decode("utf-8", "replace")) for raw in parts[:-1] if raw)
+                    pending[key.fd] = parts[-1]
         rc = proc.wait()
-        out = "\n".join(streams[proc.stdout.fileno()][1])
-        err = "\n".join(line for line in streams[proc.stderr.fileno()][1] if ": debug: " not in line)
+        out = "\n".join(line for _t, fd, line in timed if fd == proc.stdout.fileno())
+        err = "\n".join(line for _t, fd, line in timed if fd == proc.stderr.fileno() and ": debug: " not in line)
         proc.stdout.close()
         proc.stderr.close()
-        return rc, out, err, timed
+        return rc, out, err, [(stamp, line) for stamp, _fd, line in timed]
 
     def settle(self):
         """This guest's state here once it is no longer on its way out (shutting_down or dying), bounded."""
