@@ -48,7 +48,7 @@ DNS_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0
 UNSAFE_RE = re.compile(r"[\"'\\\x00-\x1f\x7f]")
 
 GROUPS = {"host": "xen_hosts", "guest": "xen_guests", "filer": "filers"}
-PLAYBOOKS = ("plan", "site", "evacuate", "failover", "rebalance", "maintain")
+PLAYBOOKS = ("plan", "site", "evacuate", "failover", "rebalance", "maintain", "unfence")
 
 
 class Var:
@@ -387,8 +387,8 @@ VARS = (
         default={"memory_mb": "1G", "vcpus": 1, "type": "pvh"}, keys={"engine": "capacity_shape"}),
     Var("xen_allow_degraded", "run", "bool", "accept a failed proof (all guests placed, not N-k safe), loudly",
         default=False, keys={"engine": "allow_degraded"}),
-    Var("host", "run", "host", "the dom0 to drain (evacuate.yml) or that died (failover.yml)", required=True,
-        playbooks=("evacuate", "failover")),
+    Var("host", "run", "host", "the dom0 to drain (evacuate.yml), that died (failover.yml) or to unfence "
+        "(unfence.yml)", required=True, playbooks=("evacuate", "failover", "unfence")),
     Var("parallel", "run", "int", "guests moved at once by evacuate.yml", default=1, minimum=1, maximum=64,
         playbooks=("evacuate",)),
     Var("max_moves", "run", "int", "at most this many moves in one rebalance.yml run", minimum=1,
@@ -408,7 +408,8 @@ VARS = (
         "marker: a host out takes no guest in any playbook, site.yml starts none there)",
         default="/var/lib/consolidation-xen/maintenance.json",
         consumers=("guests", "maintain", "evacuate", "failover", "rebalance")),
-    Var("failover_fence_timeout", "run", "int", "seconds failover.yml waits for the dead host's ssh port to close",
+    Var("failover_fence_timeout", "run", "int", "seconds failover.yml gives a dead host whose ssh port is open to "
+        "send an SSH banner (one that does is alive: refused)",
         default=30, minimum=1, maximum=3600, playbooks=("failover",)),
     Var("failover_ping_retries", "run", "int", "tries (ping, or its xen_guest_check_port; 3 s apart) failover.yml "
         "waits for a restarted guest",

@@ -291,6 +291,7 @@ def filer_plan(host_names, host_vars, guest_names, guest_vars, defaults):
 
     owners = {}  # ip -> ["host blade1", "guest www1", ...]
     clients = []
+    host_clients = {}
     for name, hv in zip(host_names, host_vars):
         value = (hv or {}).get(HOST_ADDRESS_VAR)
         if value is None:
@@ -304,6 +305,7 @@ def filer_plan(host_names, host_vars, guest_names, guest_vars, defaults):
             continue
         owners.setdefault(ip, []).append("host %s" % name)
         clients.append(ip)
+        host_clients[name] = _client(ip)
 
     for what, name in [("host", n) for n in host_names] + [("guest", n) for n in guest_names]:
         # Names reach the exports file, qtree and policy names: one pattern, nothing else.
@@ -356,6 +358,7 @@ def filer_plan(host_names, host_vars, guest_names, guest_vars, defaults):
             "junction": parsed["image_junction"],
             "policy": "%simages" % prefix,
             "clients": [_client(ip) for ip in sorted(set(clients), key=lambda i: (i.version, int(i)))],
+            "host_clients": host_clients,
         },
         "data": {
             "volume": parsed["data_volume"],

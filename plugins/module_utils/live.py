@@ -301,15 +301,20 @@ def live_inputs(dom0s, masked_guests=(), drain=None, dead=False):
     """The check modules' live-state arguments from what each dom0's read left (read_live.yml).
 
     ``dom0s``: {host: {xen (xen_host_info's ``xen`` or None when unread), bridges, store_ok, migrating,
-    ssh_ok, maintenance}} in inventory order. Returns {facts, bridges, image_store, migrating, ssh_ok,
-    ssh_from, maintenance, cpuid_masked}: every dom0's facts, running migrations and maintenance record;
+    ssh_ok, maintenance, boot}} in inventory order. Returns {facts, bridges, image_store, migrating, ssh_ok,
+    ssh_from, maintenance, cpuid_masked, running, boot, elsewhere}: every dom0's facts, running migrations and
+    maintenance record; the domains each dom0 that was read runs (``running``, names), its boot ({id, time}) and
+    ``elsewhere`` ({guest: the first dom0 other than ``drain`` that runs it});
     the bridges and image store of the dom0s that were read (for a failover, not the dead host's); the ssh
     trust read from ``drain`` (``ssh_from``: from every host that checked it); the guests with a CPUID mask.
     """
-    facts, bridges, store, migrating, records, ssh_from = {}, {}, {}, {}, {}, {}
+    facts, bridges, store, migrating, records, ssh_from, running, boot = {}, {}, {}, {}, {}, {}, {}, {}
     for host, seen in dom0s.items():
         seen = seen or {}
         facts[host] = seen.get("xen") or None
+        boot[host] = seen.get("boot") or None
+        if facts[host]:
+            running[host] = sorted({d["name"] for d in facts[host].get("domains") or [] if d.get("name")})
         migrating[host] = list(seen.get("migrating") or [])
         records[host] = seen.get("maintenance") or None
         if seen.get("ssh_ok"):
@@ -319,7 +324,9 @@ def live_inputs(dom0s, masked_guests=(), drain=None, dead=False):
             store[host] = bool(seen.get("store_ok"))
     ssh_ok = dict((dom0s.get(drain) or {}).get("ssh_ok") or {}) if drain is not None else {}
     return {"facts": facts, "bridges": bridges, "image_store": store, "migrating": migrating, "ssh_ok": ssh_ok,
-            "ssh_from": ssh_from, "maintenance": records, "cpuid_masked": list(masked_guests)}
+            "ssh_from": ssh_from, "maintenance": records, "cpuid_masked": list(masked_guests), "running": running,
+            "boot": boot, "elsewhere": {g: h for h, names in reversed(list(running.items())) if h != drain
+                                        for g in names if g != "Domain-0"}}
 
 
 ROLL_STATES = ("pending", "out", "done")

@@ -23,7 +23,7 @@ from ansible_collections.consolidation.xen.plugins.module_utils.units import par
 # Role settings the guests role reads once, from the first dom0, for every guest: they must agree.
 SAME_ON_EVERY_DOM0 = ("guests_image_dir", "guests_default_bridge", "guests_default_disks", "guests_vnc_listen",
                       "guests_cpuid")
-LIVE_PLAYBOOKS = ("evacuate", "failover", "rebalance")
+LIVE_PLAYBOOKS = ("evacuate", "failover", "rebalance", "unfence")
 # They read every dom0 and plan from the whole cluster: --limit, --tags, --skip-tags, --start-at-task refused.
 WHOLE_CLUSTER_PLAYBOOKS = LIVE_PLAYBOOKS + ("maintain",)
 

@@ -16,8 +16,9 @@ description:
     is built without shadow paging, so PV guests cannot be live-migrated there (PVH and HVM guests use
     HAP and can).
   - Also returns, in RV(live), what a live migration onto or off this host depends on - its bridges, the
-    filesystem mounted at each of O(mount_points) (the shared image store), the entries of O(autostart_dir)
-    and any C(xl migrate) (or C(consolidation.xen.xl_domain) job) still running - so that one task reads a
+    filesystem mounted at each of O(mount_points) (the shared image store), the entries of O(autostart_dir),
+    any C(xl migrate) (or C(consolidation.xen.xl_domain) job) still running, and this boot's id and start
+    time (RV(live.boot), which C(unfence.yml) compares with a fence record) - so that one task reads a
     host's whole live state.
   - Read-only; it changes nothing, so it runs the same in check mode.
   - Fails, naming the host, when C(xl) is not installed or the host is not a Xen dom0
@@ -168,6 +169,11 @@ live:
       type: list
       elements: str
       sample: ["2315 /usr/lib/xen-4.17/bin/xl migrate g2 blade1"]
+    boot:
+      description: This boot's id (C(/proc/sys/kernel/random/boot_id)) and its start time in epoch seconds
+        (C(btime) of C(/proc/stat)); either is null when it cannot be read.
+      type: dict
+      sample: {id: 0f4c9a4e-7d7b-4a59-9a3e-6f0f6f1b2c3d, time: 1764925200}
 """
 
 import json
@@ -184,6 +190,8 @@ CAPABILITIES = xlutil.CAPABILITIES
 SYS_NET = xlutil.SYS_NET
 PROC = xlutil.PROC
 MOUNTINFO = "/proc/self/mountinfo"
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
+PROC_STAT = "/proc/stat"
 # where every playbook looks when the inventory does not say: the contract's default of xen_maintenance_file
 MAINTENANCE_FILE = BY_NAME["xen_maintenance_file"].default
 
@@ -252,7 +260,26 @@ def _live(module):
         autostart=xlutil.entries(autostart_dir) if autostart_dir else None,
         migrations=xlutil.migrations(PROC, own_pid=os.getpid()),
         maintenance=_record(module.params["maintenance_file"]),
+        boot=_boot(),
     )
+
+
+def _boot():
+    """This boot's id and start time (epoch s): unfence.yml's proof that the host booted since it was fenced."""
+    boot = {"id": None, "time": None}
+    try:
+        with open(BOOT_ID) as f:
+            boot["id"] = f.read().strip() or None
+    except OSError:
+        pass
+    try:
+        with open(PROC_STAT) as f:
+            for line in f:
+                if line.startswith("btime "):
+                    boot["time"] = int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return boot
 
 
 def _record(path):

@@ -48,7 +48,8 @@ def problems(**kwargs):
 def test_happy_path():
     assert plan() == {
         "image": {"volume": "xen_images", "size_mb": 512000, "junction": "/xen_images", "policy": "xen_images",
-                  "clients": ["192.0.2.11/32", "192.0.2.12/32"]},
+                  "clients": ["192.0.2.11/32", "192.0.2.12/32"],
+                  "host_clients": {"blade1": "192.0.2.11/32", "blade2": "192.0.2.12/32"}},
         "data": {"volume": "xen_data", "size_mb": 1048576, "junction": "/xen_data", "policy": "xen_data"},
         "guests": [
             {"guest": "db1", "qtree": "db1", "policy": "xen_guest_db1", "client": "192.0.2.121/32",
