@@ -50,6 +50,7 @@ def inventory(tmp_path, guests, **filer_vars):
         "filer_linux_manage_packages": False,
         "filer_linux_apply_quotas": False,
         "filer_linux_reload_exports": False,
+        "filer_linux_fence_dir": str(tmp_path / "fenced"),
         **filer_vars,
     }
     data = {"all": {"children": {
@@ -113,10 +114,19 @@ def test_exports_projects_removal_and_purge(tmp_path):
     assert again.returncode == 0, again.stdout + again.stderr
     assert changed(again) == 0, again.stdout
 
-    # www1 set to stopped (xen_guest_state) keeps its export and data: nothing changes.
+    # blade2 fenced (failover.yml's record, as nfs_fence writes it): the image export leaves it out, says why,
+    # and keeps it out. www1 set to stopped (xen_guest_state) keeps its export and data: nothing else changes.
+    (tmp_path / "fenced").mkdir()
+    (tmp_path / "fenced" / "blade2.json").write_text(
+        '{"address": "192.0.2.12", "by": "failover.yml", "fenced_at": 1764930000, "host": "blade2"}\n')
     stopped = run(tmp_path, dict(GUESTS, www1=dict(GUESTS["www1"], xen_guest_state="stopped")))
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
-    assert changed(stopped) == 0, stopped.stdout
+    assert changed(stopped) == 1, stopped.stdout
+    assert exports(tmp_path)[0] == "%s/xen_images 192.0.2.11/32(rw,no_root_squash,sync,no_subtree_check)" % nfs
+    text = (tmp_path / "etc" / "exports.d" / "xen_xen.exports").read_text()
+    assert "# fenced: blade2 (192.0.2.12) since 2025-12-05T10:20:00Z by failover.yml; lifted by unfence.yml " \
+           "-e host=blade2\n" in text, text
+    (tmp_path / "fenced" / "blade2.json").unlink()
 
     # db1 set to absent: its export line goes, its directory and data stay; other ids stay.
     (nfs / "xen_data" / "db1" / "data.db").write_text("keep me")
@@ -124,6 +134,7 @@ def test_exports_projects_removal_and_purge(tmp_path):
     assert removed.returncode == 0, removed.stdout + removed.stderr
     assert not any("db1" in line or "192.0.2.121" in line for line in exports(tmp_path))
     assert len(exports(tmp_path)) == 3
+    assert "192.0.2.12/32" in exports(tmp_path)[0]  # its record gone (unfence.yml), blade2 is back
     assert (nfs / "xen_data" / "db1" / "data.db").read_text() == "keep me"
     new_ids = dict(re.findall(r"^(xen_guest_\w+):(\d+)$", (tmp_path / "etc" / "projid").read_text(), re.MULTILINE))
     assert new_ids == {k: v for k, v in ids.items() if k != "xen_guest_db1"}

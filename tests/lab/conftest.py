@@ -16,6 +16,7 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -92,6 +93,23 @@ class Lab:
         )
         cmd = "python3 -c %s %s %s" % (shlex.quote(script), shlex.quote(ip), shlex.quote(command))
         return self.ssh(via, cmd, timeout=timeout).stdout
+
+    def reset(self, vm):
+        """Press the VM's reset button (QEMU's system_reset, through its monitor): a hard reboot, no shutdown."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as mon:
+            mon.settimeout(30)
+            mon.connect(str(CACHE / "run" / ("%s.mon" % vm)))
+            mon.recv(4096)  # the banner and prompt
+            mon.sendall(b"system_reset\n")
+            mon.recv(4096)
+
+    def wait_ssh(self, vm, limit=600):
+        """Wait (bounded) until ``vm`` answers ssh again; the seconds it took."""
+        t0 = time.monotonic()
+        while self.ssh(vm, "true", timeout=60, check=False).returncode != 0:
+            assert time.monotonic() - t0 < limit, "%s: no ssh after %d s" % (vm, limit)
+            time.sleep(3)
+        return time.monotonic() - t0
 
     def xl_list(self, blade):
         out = self.ssh(blade, "xl list").stdout.splitlines()[1:]

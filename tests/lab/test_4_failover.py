@@ -1,6 +1,7 @@
-"""failover.yml on the lab: a blade's VM is killed (power cut); its guests restart on the two survivors.
+"""failover.yml on the lab: a blade hangs (its QEMU stopped); it is fenced on the filer, its guests restart on the
+two survivors; continued, it cannot write to the image store; after its reboot unfence.yml brings it back.
 
-Runs last (it leaves blade2 dead); before it, test_3_maintain.py put every guest back on its planned blade.
+Runs last; before it, test_3_maintain.py put every guest back on its planned blade.
 First a guest is moved to blade2 and set to stopped (xen_guest_state, in a second inventory source
 given after inventories/lab): site.yml shuts it down and unlinks it, a second run changes nothing,
 and the failover of blade2 does not restart it.
@@ -21,6 +22,8 @@ PRIORITY = {"g2": "high", "g5": "low"}  # xen_guest_priority in inventories/lab
 # The guest set to stopped by the second inventory source (a normal-priority guest not planned on blade2).
 STOPPED = "g1"
 OVERLAY = CACHE / "stopped.yml"
+MARKER = "/srv/xen/images/.fence-marker"
+AFTER = {}  # where each guest runs after the failover, for the tests after it
 
 
 def with_stopped(*args):
@@ -70,17 +73,28 @@ def test_a_guest_set_to_stopped_is_shut_down_and_unlinked_and_a_second_run_chang
     assert changed == {}, "second run changed something: %s\n%s" % (changed, again.stdout[-4000:])
 
 
-def test_failover_restarts_a_dead_blades_guests_on_the_survivors(lab):
+def test_failover_fences_a_hung_blade_and_restarts_its_guests_on_the_survivors(lab):
     before = each_runs_once_but_the_stopped(lab)
     assert "blade2" in before.values(), before
+    # Written by blade2 before it hangs; a fenced blade2 must not be able to change it afterwards.
+    lab.ssh("blade2", "echo written-before-the-failover > %s && sync" % MARKER)
     pid = int((CACHE / "run" / "blade2.pid").read_text())
-    os.kill(pid, signal.SIGKILL)  # the power cut: no shutdown, no migration
+    os.kill(pid, signal.SIGSTOP)  # hung, not dead: its ssh port still accepts connections, nothing answers
     t0 = time.monotonic()
-    result = playbook(*with_stopped("failover.yml", "-e", "host=blade2"))
+    result = playbook(*with_stopped("failover.yml", "-e", "host=blade2", "-e", "failover_fence_timeout=10"))
     seconds = time.monotonic() - t0
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     dead = sorted(g for g, b in before.items() if b == "blade2")
-    _log("%-52s %7.1f s" % ("failover.yml -e host=blade2 (%d guests, kill to pinged)" % len(dead), seconds))
+    _log("%-52s %7.1f s" % ("failover.yml -e host=blade2 (%d guests, hang to pinged)" % len(dead), seconds))
+    assert "blade2: its ssh port accepts connections but sent no SSH banner in 10 s: hung" in result.stdout
+    # The storage fence came first, confirmed on the filer, before any guest started.
+    fenced = re.search(r"blade2 fenced on filer since (\S+): confirmed, no export reaches 10\.77\.0\.12 "
+                       r"\(exportfs -s: ([^)]*)\)", result.stdout)
+    assert fenced, result.stdout[-5000:]
+    assert "10.77.0.12" not in fenced.group(2) and "10.77.0.11/32" in fenced.group(2), fenced.group(2)
+    assert result.stdout.index(fenced.group(0)) < result.stdout.index("priority high: starting"), result.stdout[-5000:]
+    exports = lab.ssh("filer", "exportfs -s").stdout
+    assert "10.77.0.12" not in exports and "10.77.0.11/32" in exports, exports
     restarted = dict(re.findall(r"(g\d) restarted on (blade\d)", result.stdout))
     assert sorted(restarted) == dead, result.stdout[-3000:]
     # The stopped guest ran on blade2 last, and runs on no survivor: it stays down, and the plan says why.
@@ -119,9 +133,50 @@ def test_failover_restarts_a_dead_blades_guests_on_the_survivors(lab):
     for g, ip in GUESTS.items():
         if g != STOPPED:
             assert lab.guest(ip, "hostname").strip() == g
-    # A second run finds nothing to restart and starts nothing twice.
-    again = playbook(*with_stopped("failover.yml", "-e", "host=blade2"))
+    # A second run (blade2 still hung) keeps the fence as it was, finds nothing to restart, starts nothing twice.
+    again = playbook(*with_stopped("failover.yml", "-e", "host=blade2", "-e", "failover_fence_timeout=10"))
     assert again.returncode == 0, again.stdout[-3000:]
+    assert "blade2 fenced on filer since %s: confirmed" % fenced.group(1) in again.stdout, again.stdout[-3000:]
     for blade in SURVIVORS:
         assert "nothing to restart on %s" % blade in again.stdout, again.stdout[-3000:]
         assert lab.xl_list(blade) == sorted(g for g, b in after.items() if b == blade), blade
+    AFTER.update(after)
+
+
+def test_the_hung_blade_continued_cannot_write_and_unfence_waits_for_its_reboot(lab):
+    assert AFTER, "the failover test did not get this far"
+    pid = int((CACHE / "run" / "blade2.pid").read_text())
+    os.kill(pid, signal.SIGCONT)  # it comes back, still holding the image store and its two guests
+    lab.wait_ssh("blade2", limit=120)
+    # Its guests' copies still run there (nobody stopped them), but nothing it writes reaches the store.
+    write = lab.ssh("blade2", "timeout -s KILL 90 sh -c 'echo written-after-the-failover > %s'" % MARKER,
+                    timeout=150, check=False)
+    _log("  fenced blade2 writing to the image store: rc %d, %s" % (write.returncode, write.stderr.strip()[-200:]))
+    assert write.returncode != 0, write
+    assert lab.ssh("blade1", "cat %s" % MARKER).stdout == "written-before-the-failover\n"
+    # Unfencing is refused while blade2 still runs the boot it was fenced in.
+    refused = playbook("unfence.yml", "-e", "host=blade2")
+    assert refused.returncode != 0, refused.stdout[-3000:]
+    assert "unfence of blade2 refused, nothing changed: blade2 has not booted since it was fenced" in refused.stdout
+    assert "10.77.0.12" not in lab.ssh("filer", "exportfs -s").stdout
+
+
+def test_after_its_reboot_the_blade_is_unfenced_and_runs_nothing_twice(lab):
+    assert AFTER, "the failover test did not get this far"
+    lab.reset("blade2")  # the reset button: its guests' copies are gone, it boots Xen again
+    booted = lab.wait_ssh("blade2")
+    _log("%-52s %7.1f s" % ("blade2 reset to ssh (fenced boot)", booted))
+    # Still fenced after the boot: the image store cannot be mounted, so xendomains started nothing.
+    assert lab.ssh("blade2", "findmnt /srv/xen/images", check=False).returncode != 0
+    assert lab.xl_list("blade2") == []
+    result = _timed("unfence.yml -e host=blade2", lambda: playbook("unfence.yml", "-e", "host=blade2"))
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    assert "blade2 unfenced on filer" in result.stdout, result.stdout[-3000:]
+    assert "10.77.0.12/32" in lab.ssh("filer", "exportfs -s").stdout
+    assert lab.ssh("blade2", "findmnt -n -o FSTYPE /srv/xen/images").stdout.strip().startswith("nfs")
+    assert lab.ssh("blade2", "cat %s" % MARKER).stdout == "written-before-the-failover\n"
+    # Its guests run on the survivors: their links left blade2, which runs none of them (its own g1 is stopped).
+    assert lab.xl_list("blade2") == []
+    assert links(lab, "blade2") == []
+    for blade in SURVIVORS:
+        assert lab.xl_list(blade) == sorted(g for g, b in AFTER.items() if b == blade), blade
