@@ -13,5 +13,10 @@ lab_ip() { echo "10.77.0.$((10 + $1))"; }     # blade1 -> 10.77.0.11
 filer_port=2230
 filer_ip=10.77.0.2
 hub_port=${LAB_HUB_PORT:-10770}
+# Each blade's BMC (OpenIPMI's ipmi_sim; lab/up.sh): IPMI over LAN on UDP 127.0.0.1:bmc_port, and the TCP
+# port its QEMU's ipmi-bmc-extern device connects to. User admin, the password in $run/bmc.pass.
+bmc_port() { echo $((6230 + $1)); }           # blade1 -> 6231
+bmc_vm_port() { echo $((6240 + $1)); }        # blade1 -> 6241
+bmc_pass=$run/bmc.pass
 # A VM's ssh port by name: blade<i> or filer.
 vm_port() { case $1 in filer) echo "$filer_port" ;; blade*) lab_port "${1#blade}" ;; esac; }

@@ -49,6 +49,44 @@ overlay() {  # overlay FILE BACKING-ARGS...: a fresh qcow2 unless LAB_KEEP=1 and
   if [ "${LAB_KEEP:-0}" != 1 ] || [ ! -f "$f" ]; then rm -f "$f"; qemu-img create -q -f qcow2 "$@" "$f"; fi
 }
 
+# A blade's BMC: ipmi_sim serves IPMI over LAN on 127.0.0.1 and starts the blade's QEMU itself (startcmd), so
+# a power-off through it really stops the VM and a power-on boots it again (shared/reference/ipmi-lab.md).
+bmc=0
+if [ "${LAB_BMC:-1}" = 1 ] && command -v ipmi_sim >/dev/null; then
+  bmc=1
+  [ -s "$bmc_pass" ] || (umask 077; od -An -N12 -tx1 /dev/urandom | tr -d ' \n' >"$bmc_pass")
+fi
+
+bmc_start() {  # bmc_start NAME QEMU-COMMAND...: write the BMC's files, start ipmi_sim (which boots the VM)
+  local name=$1 i=${1#blade}; shift
+  local dir=$run/bmc-$name
+  rm -rf "$dir"; mkdir -p "$dir/state"
+  { echo '#!/bin/sh'
+    echo "# Written by lab/up.sh: ipmi_sim runs this to power $name on (exec: the PID it tracks is QEMU's)."
+    printf 'exec setpriv --pdeathsig TERM'; printf ' %q' "$@"
+    printf ' %q' -chardev "socket,id=ipmi0,host=127.0.0.1,port=$(bmc_vm_port "$i"),reconnect=10" \
+      -device ipmi-bmc-extern,id=bmc0,chardev=ipmi0 -device isa-ipmi-kcs,bmc=bmc0
+    printf ' >>%q 2>&1\n' "$dir/qemu.log"; } >"$dir/start-vm.sh"
+  chmod 755 "$dir/start-vm.sh"
+  printf '%s\n' "mc_setbmc 0x20" "mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02" "mc_enable 0x20" >"$dir/bmc.emu"
+  (umask 077; printf '%s\n' "name \"$name\"" "set_working_mc 0x20" "  startlan 1" \
+    "    addr 127.0.0.1 $(bmc_port "$i")" "    priv_limit admin" \
+    "    allowed_auths_callback none md2 md5 straight" "    allowed_auths_user none md2 md5 straight" \
+    "    allowed_auths_operator none md2 md5 straight" "    allowed_auths_admin none md2 md5 straight" \
+    "    guid a123456789abcdefa123456789abcd$(printf '%02x' "$i")" "  endlan" \
+    "  serial 15 127.0.0.1 $(bmc_vm_port "$i") codec VM" "  startcmd \"$dir/start-vm.sh\"" "  startnow true" \
+    "  poweroff_wait 2" "  kill_wait 2" \
+    "  user 2 true \"admin\" \"$(cat "$bmc_pass")\" admin 10 none md2 md5 straight" >"$dir/lan.conf")
+  setsid ipmi_sim -c "$dir/lan.conf" -f "$dir/bmc.emu" -s "$dir/state" -n >"$dir/ipmi_sim.log" 2>&1 </dev/null &
+  echo $! >"$run/$name.bmc.pid"
+  local t=0
+  until [ -s "$run/$name.pid" ]; do
+    kill -0 "$(cat "$run/$name.bmc.pid")" 2>/dev/null || { echo "$name: ipmi_sim exited:" >&2; cat "$dir/ipmi_sim.log" >&2; exit 1; }
+    [ $t -lt 100 ] || { echo "$name: QEMU not started by its BMC after 10 s:" >&2; cat "$dir/qemu.log" >&2; exit 1; }
+    sleep 0.1; t=$((t + 1))
+  done
+}
+
 start() {  # start NAME IP MEM_MB MAC_SUFFIX [extra QEMU args...]
   local name=$1 ip=$2 mem=$3 macs=$4; shift 4
   local port; port=$(vm_port "$name")
@@ -63,17 +101,23 @@ start() {  # start NAME IP MEM_MB MAC_SUFFIX [extra QEMU args...]
       -initrd "$boot/vmlinuz root=LABEL=xenlab-root rw net.ifnames=0 console=hvc0 earlyprintk=xen,$boot/initrd.img")
     mode=xen-direct
   fi
-  rm -f "$run/$name.serial"
-  qemu-system-x86_64 -name "xenlab-$name" -accel tcg,thread=multi,tb-size=256 -cpu max,-smap,-smep,-pku,-la57 \
-    -machine pc -m "$mem" -smp 1 -nodefaults -display none -boot order=c \
-    "${bootargs[@]}" "${ident[@]}" \
-    -drive "file=$ov,if=virtio,format=qcow2,cache=unsafe" "$@" \
-    -netdev "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net-pci,netdev=n0,romfile= \
-    -netdev "socket,id=n1,connect=127.0.0.1:$hub_port" \
-    -device "virtio-net-pci,netdev=n1,romfile=,mac=52:54:00:77:00:$macs" \
-    -monitor "unix:$run/$name.mon,server,nowait" -serial "file:$run/$name.serial" \
-    -daemonize -pidfile "$run/$name.pid"
-  say "started $name ($mode, ${mem} MiB): ssh 127.0.0.1:$port, $ip, serial $run/$name.serial"
+  rm -f "$run/$name.serial" "$run/$name.pid"
+  local qemu=(qemu-system-x86_64 -name "xenlab-$name" -accel tcg,thread=multi,tb-size=256 -cpu max,-smap,-smep,-pku,-la57
+    -machine pc -m "$mem" -smp 1 -nodefaults -display none -boot order=c
+    "${bootargs[@]}" "${ident[@]}"
+    -drive "file=$ov,if=virtio,format=qcow2,cache=unsafe" "$@"
+    -netdev "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net-pci,netdev=n0,romfile=
+    -netdev "socket,id=n1,connect=127.0.0.1:$hub_port"
+    -device "virtio-net-pci,netdev=n1,romfile=,mac=52:54:00:77:00:$macs"
+    -monitor "unix:$run/$name.mon,server,nowait" -serial "file:$run/$name.serial" -pidfile "$run/$name.pid")
+  if [ "$name" != filer ] && [ "$bmc" = 1 ]; then
+    bmc_start "$name" "${qemu[@]}"
+  else
+    "${qemu[@]}" -daemonize
+  fi
+  local via=""
+  [ "$name" != filer ] && [ "$bmc" = 1 ] && via=", BMC 127.0.0.1:$(bmc_port "${name#blade}")/udp"
+  say "started $name ($mode, ${mem} MiB): ssh 127.0.0.1:$port, $ip, serial $run/$name.serial$via"
 }
 
 if [ ${#running[@]} -gt 0 ]; then

@@ -408,8 +408,8 @@ VARS = (
         "marker: a host out takes no guest in any playbook, site.yml starts none there)",
         default="/var/lib/consolidation-xen/maintenance.json",
         consumers=("guests", "maintain", "evacuate", "failover", "rebalance")),
-    Var("failover_fence_timeout", "run", "int", "seconds failover.yml gives a dead host whose ssh port is open to "
-        "send an SSH banner (one that does is alive: refused)",
+    Var("failover_fence_timeout", "run", "int", "seconds failover.yml waits for an SSH banner from the dead host "
+        "(one that sends it is alive: refused)",
         default=30, minimum=1, maximum=3600, playbooks=("failover",)),
     Var("failover_ping_retries", "run", "int", "tries (ping, or its xen_guest_check_port; 3 s apart) failover.yml "
         "waits for a restarted guest",
