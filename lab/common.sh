@@ -17,6 +17,6 @@ hub_port=${LAB_HUB_PORT:-10770}
 # port its QEMU's ipmi-bmc-extern device connects to. User admin, the password in $run/bmc.pass.
 bmc_port() { echo $((6230 + $1)); }           # blade1 -> 6231
 bmc_vm_port() { echo $((6240 + $1)); }        # blade1 -> 6241
-bmc_pass=$run/bmc.pass
+bmc_pass=$run/bmc.pass  # 16 characters: IPMI 1.5 passwords have 16 bytes at most (2.0: 20)
 # A VM's ssh port by name: blade<i> or filer.
 vm_port() { case $1 in filer) echo "$filer_port" ;; blade*) lab_port "${1#blade}" ;; esac; }

@@ -54,7 +54,7 @@ overlay() {  # overlay FILE BACKING-ARGS...: a fresh qcow2 unless LAB_KEEP=1 and
 bmc=0
 if [ "${LAB_BMC:-1}" = 1 ] && command -v ipmi_sim >/dev/null; then
   bmc=1
-  [ -s "$bmc_pass" ] || (umask 077; od -An -N12 -tx1 /dev/urandom | tr -d ' \n' >"$bmc_pass")
+  [ -s "$bmc_pass" ] || (umask 077; od -An -N8 -tx1 /dev/urandom | tr -d ' \n' >"$bmc_pass")
 fi
 
 bmc_start() {  # bmc_start NAME QEMU-COMMAND...: write the BMC's files, start ipmi_sim (which boots the VM)

@@ -149,8 +149,11 @@ banner "ansible-test units --python 3.12"
 (cd "$COPY" && ansible-test units --python 3.12 --requirements)
 done_stage
 
-banner "pytest tests/unit tests/integration (plain pytest against the .collections link; real ansible-playbook runs)"
-PYTHONPATH=$ROOT/.collections${PYTHONPATH:+:$PYTHONPATH} python -m pytest -p no:cacheprovider tests/unit tests/integration
+# Two workers (pytest-xdist), one per core: these are ansible-playbook runs, CPU-bound, independent (each
+# test has its own temporary files and simulator port). PYTEST_WORKERS=0 runs them in one process.
+banner "pytest tests/unit tests/integration (plain pytest against the .collections link; real ansible-playbook runs; ${PYTEST_WORKERS:-2} workers)"
+PYTHONPATH=$ROOT/.collections${PYTHONPATH:+:$PYTHONPATH} python -m pytest -p no:cacheprovider -n "${PYTEST_WORKERS:-2}" \
+  tests/unit tests/integration
 done_stage
 
 # Every scenario under molecule/ (dom0, guests) in podman containers from a debootstrap base image.

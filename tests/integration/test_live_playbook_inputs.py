@@ -1,4 +1,4 @@
-"""Bad requests to evacuate.yml, failover.yml and rebalance.yml: a clear error, and no host contacted.
+"""Bad requests to evacuate.yml, failover.yml, unfence.yml and rebalance.yml: a clear error, no host contacted.
 
 These run the real ansible-playbook against a small inventory whose dom0s sit on 127.0.0.1 at a
 closed port (1): a request that got past its check would show those hosts in the PLAY RECAP (as
@@ -65,6 +65,17 @@ def test_evacuate_refuses_a_bad_host_or_parallel(inventory, extra, shown):
 def test_failover_refuses_a_host_that_is_not_a_dom0(inventory, extra, shown):
     out = refused(inventory, "failover.yml", *extra)
     assert "preflight of failover.yml refused" in out
+    assert shown in out
+
+
+@pytest.mark.parametrize(("extra", "shown"), [
+    ([], "host: required: -e host=<one of blade1, blade2>"),
+    (["-e", "host=filer"], "host: 'filer' is not a host"),
+    (["-e", "host=blade2", "--limit", "blade2"], "unfence.yml: works on the whole cluster"),
+])
+def test_unfence_refuses_a_host_that_is_not_a_dom0_or_a_limited_run(inventory, extra, shown):
+    out = refused(inventory, "unfence.yml", *extra)
+    assert "preflight of unfence.yml refused" in out
     assert shown in out
 
 

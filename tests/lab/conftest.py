@@ -16,7 +16,6 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -93,15 +92,6 @@ class Lab:
         )
         cmd = "python3 -c %s %s %s" % (shlex.quote(script), shlex.quote(ip), shlex.quote(command))
         return self.ssh(via, cmd, timeout=timeout).stdout
-
-    def reset(self, vm):
-        """Press the VM's reset button (QEMU's system_reset, through its monitor): a hard reboot, no shutdown."""
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as mon:
-            mon.settimeout(30)
-            mon.connect(str(CACHE / "run" / ("%s.mon" % vm)))
-            mon.recv(4096)  # the banner and prompt
-            mon.sendall(b"system_reset\n")
-            mon.recv(4096)
 
     def wait_ssh(self, vm, limit=600):
         """Wait (bounded) until ``vm`` answers ssh again; the seconds it took."""

@@ -9,12 +9,15 @@ and the failover of blade2 does not restart it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import time
 
+import pytest
 from conftest import CACHE, GUESTS, _log, _timed, playbook, recap
+from pyghmi.ipmi import command as ipmi_command
 from test_1_site import _guest_export
 from test_2_evacuate import SURVIVORS, assert_each_runs_once, links, where
 
@@ -23,7 +26,14 @@ PRIORITY = {"g2": "high", "g5": "low"}  # xen_guest_priority in inventories/lab
 STOPPED = "g1"
 OVERLAY = CACHE / "stopped.yml"
 MARKER = "/srv/xen/images/.fence-marker"
+BMC_PASSWORD = CACHE / "run" / "bmc.pass"  # lab/up.sh's, for every blade's BMC
 AFTER = {}  # where each guest runs after the failover, for the tests after it
+
+
+def bmc(**override):
+    """-e setting blade2's xen_host_bmc (as inventories/lab has it, with ``override``)."""
+    value = {"address": "127.0.0.1", "port": 6232, "user": "admin", "password": BMC_PASSWORD.read_text().strip()}
+    return json.dumps({"xen_host_bmc": dict(value, **override)})
 
 
 def with_stopped(*args):
@@ -42,10 +52,13 @@ def each_runs_once_but_the_stopped(lab):
 
 def test_failover_refuses_a_host_that_still_answers(lab):
     before = assert_each_runs_once(lab)
+    pid = int((CACHE / "run" / "blade2.pid").read_text())
     result = playbook("failover.yml", "-e", "host=blade2", "-e", "failover_fence_timeout=5")
     assert result.returncode != 0
     assert "blade2 still answers on 127.0.0.1:2223" in result.stdout, result.stdout[-3000:]
     assert assert_each_runs_once(lab) == before
+    os.kill(pid, 0)  # its BMC was not used: the same QEMU runs
+    assert "10.77.0.12/32" in lab.ssh("filer", "exportfs -s").stdout  # and it is not fenced
 
 
 def test_a_guest_set_to_stopped_is_shut_down_and_unlinked_and_a_second_run_changes_nothing(lab):
@@ -80,13 +93,29 @@ def test_failover_fences_a_hung_blade_and_restarts_its_guests_on_the_survivors(l
     lab.ssh("blade2", "echo written-before-the-failover > %s && sync" % MARKER)
     pid = int((CACHE / "run" / "blade2.pid").read_text())
     os.kill(pid, signal.SIGSTOP)  # hung, not dead: its ssh port still accepts connections, nothing answers
+    # Wrong BMC credentials stop the run clearly, before anything changes; no password shows, even with -vvv.
+    wrong = "wrong-%s" % os.urandom(6).hex()
+    refused = playbook(*with_stopped("failover.yml", "-vvv", "-e", "host=blade2", "-e", "failover_fence_timeout=10",
+                                     "-e", bmc(password=wrong)))
+    assert refused.returncode != 0, refused.stdout[-3000:]
+    assert "blade2's BMC at 127.0.0.1:6232 refused the credentials (Incorrect password provided): fix " \
+           "xen_host_bmc.user and .password" in " ".join(refused.stdout.split()), refused.stdout[-3000:]
+    for secret in (wrong, BMC_PASSWORD.read_text().strip()):
+        assert secret not in refused.stdout + refused.stderr
+    assert "10.77.0.12/32" in lab.ssh("filer", "exportfs -s").stdout  # not fenced
+    os.kill(pid, 0)  # not powered off: the same QEMU, still stopped
+    # Its BMC does not answer (as when a chassis loses power with its BMCs): fenced on the storage alone.
     t0 = time.monotonic()
-    result = playbook(*with_stopped("failover.yml", "-e", "host=blade2", "-e", "failover_fence_timeout=10"))
+    result = playbook(*with_stopped("failover.yml", "-e", "host=blade2", "-e", "failover_fence_timeout=10",
+                                    "-e", bmc(port=6239)))
     seconds = time.monotonic() - t0
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     dead = sorted(g for g, b in before.items() if b == "blade2")
     _log("%-52s %7.1f s" % ("failover.yml -e host=blade2 (%d guests, hang to pinged)" % len(dead), seconds))
-    assert "blade2: its ssh port accepts connections but sent no SSH banner in 10 s: hung" in result.stdout
+    flat = " ".join(result.stdout.split())
+    assert "blade2's BMC at 127.0.0.1:6239 did not power it off (" in flat, result.stdout[-5000:]
+    assert "blade2 sent no SSH banner within 10 s" in flat, result.stdout[-5000:]
+    os.kill(pid, 0)
     # The storage fence came first, confirmed on the filer, before any guest started.
     fenced = re.search(r"blade2 fenced on filer since (\S+): confirmed, no export reaches 10\.77\.0\.12 "
                        r"\(exportfs -s: ([^)]*)\)", result.stdout)
@@ -133,18 +162,12 @@ def test_failover_fences_a_hung_blade_and_restarts_its_guests_on_the_survivors(l
     for g, ip in GUESTS.items():
         if g != STOPPED:
             assert lab.guest(ip, "hostname").strip() == g
-    # A second run (blade2 still hung) keeps the fence as it was, finds nothing to restart, starts nothing twice.
-    again = playbook(*with_stopped("failover.yml", "-e", "host=blade2", "-e", "failover_fence_timeout=10"))
-    assert again.returncode == 0, again.stdout[-3000:]
-    assert "blade2 fenced on filer since %s: confirmed" % fenced.group(1) in again.stdout, again.stdout[-3000:]
-    for blade in SURVIVORS:
-        assert "nothing to restart on %s" % blade in again.stdout, again.stdout[-3000:]
-        assert lab.xl_list(blade) == sorted(g for g, b in after.items() if b == blade), blade
-    AFTER.update(after)
+    AFTER.update(after, fenced_since=fenced.group(1))
 
 
-def test_the_hung_blade_continued_cannot_write_and_unfence_waits_for_its_reboot(lab):
+def test_the_hung_blade_continued_cannot_write_and_a_rerun_powers_it_off_and_starts_nothing(lab):
     assert AFTER, "the failover test did not get this far"
+    after = {g: b for g, b in AFTER.items() if g in GUESTS}
     pid = int((CACHE / "run" / "blade2.pid").read_text())
     os.kill(pid, signal.SIGCONT)  # it comes back, still holding the image store and its two guests
     lab.wait_ssh("blade2", limit=120)
@@ -154,20 +177,44 @@ def test_the_hung_blade_continued_cannot_write_and_unfence_waits_for_its_reboot(
     _log("  fenced blade2 writing to the image store: rc %d, %s" % (write.returncode, write.stderr.strip()[-200:]))
     assert write.returncode != 0, write
     assert lab.ssh("blade1", "cat %s" % MARKER).stdout == "written-before-the-failover\n"
-    # Unfencing is refused while blade2 still runs the boot it was fenced in.
+    # Unfencing is refused while blade2 still runs the boot it was fenced in (and the guests twice).
     refused = playbook("unfence.yml", "-e", "host=blade2")
     assert refused.returncode != 0, refused.stdout[-3000:]
-    assert "unfence of blade2 refused, nothing changed: blade2 has not booted since it was fenced" in refused.stdout
+    flat = " ".join(refused.stdout.split())
+    assert "unfence of blade2 refused, nothing changed: blade2 has not booted since it was fenced" in flat
+    twice = ", ".join("%s (also on %s)" % (g, after[g]) for g in ("g2", "g5"))
+    assert "blade2 runs guest(s) that also run elsewhere: %s" % twice in flat, flat[-2000:]
     assert "10.77.0.12" not in lab.ssh("filer", "exportfs -s").stdout
+    # It hangs again; a re-run, now through blade2's real BMC, powers it off, keeps the fence as it was, finds
+    # nothing to restart and starts nothing twice.
+    os.kill(pid, signal.SIGSTOP)
+    rerun = with_stopped("failover.yml", "-e", "host=blade2", "-e", "failover_fence_timeout=10")
+    again = _timed("failover.yml re-run (BMC power-off, nothing to restart)", lambda: playbook(*rerun))
+    assert again.returncode == 0, again.stdout[-3000:]
+    flat = " ".join(again.stdout.split())
+    assert "blade2's BMC at 127.0.0.1:6232: powered off" in flat, again.stdout[-3000:]
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # the BMC stopped its QEMU
+    assert "blade2 fenced on filer since %s: confirmed" % AFTER["fenced_since"] in flat, again.stdout[-3000:]
+    for blade in SURVIVORS:
+        assert "nothing to restart on %s" % blade in again.stdout, again.stdout[-3000:]
+        assert lab.xl_list(blade) == sorted(g for g, b in after.items() if b == blade), blade
 
 
-def test_after_its_reboot_the_blade_is_unfenced_and_runs_nothing_twice(lab):
+def test_powered_on_the_blade_boots_fenced_and_unfence_brings_it_back_running_nothing_twice(lab):
     assert AFTER, "the failover test did not get this far"
-    lab.reset("blade2")  # the reset button: its guests' copies are gone, it boots Xen again
+    after = {g: b for g, b in AFTER.items() if g in GUESTS}
+    # Power on through its BMC (pyghmi, as community.general.ipmi_power uses): ipmi_sim starts a new QEMU.
+    command = ipmi_command.Command(bmc="127.0.0.1", port=6232, userid="admin",
+                                   password=BMC_PASSWORD.read_text().strip())
+    assert command.set_power("on", wait=True)["powerstate"] == "on"
     booted = lab.wait_ssh("blade2")
-    _log("%-52s %7.1f s" % ("blade2 reset to ssh (fenced boot)", booted))
+    _log("%-52s %7.1f s" % ("blade2 powered on through its BMC, to ssh", booted))
     # Still fenced after the boot: the image store cannot be mounted, so xendomains started nothing.
     assert lab.ssh("blade2", "findmnt /srv/xen/images", check=False).returncode != 0
+    mount = lab.ssh("blade2", "mkdir -p /mnt/try && timeout -s KILL 60 mount -t nfs4 10.77.0.2:/srv/nfs/xen_images "
+                    "/mnt/try", timeout=120, check=False)
+    assert mount.returncode != 0, mount
     assert lab.xl_list("blade2") == []
     result = _timed("unfence.yml -e host=blade2", lambda: playbook("unfence.yml", "-e", "host=blade2"))
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
@@ -179,4 +226,4 @@ def test_after_its_reboot_the_blade_is_unfenced_and_runs_nothing_twice(lab):
     assert lab.xl_list("blade2") == []
     assert links(lab, "blade2") == []
     for blade in SURVIVORS:
-        assert lab.xl_list(blade) == sorted(g for g, b in AFTER.items() if b == blade), blade
+        assert lab.xl_list(blade) == sorted(g for g, b in after.items() if b == blade), blade
