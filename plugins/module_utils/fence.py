@@ -117,7 +117,7 @@ def _export_lines(exportfs_s):
         else:
             rest = line
         for client in rest.split():
-            name, _, opts = client.partition("(")
+            name, opts = (client.split("(", 1) + [""])[:2]
             out.append((path, name, opts.rstrip(")")))
     return out
 

@@ -24,7 +24,7 @@ description:
     and runs no guest that also runs on another dom0 (O(running)); otherwise it fails, saying why, and
     changes nothing.
   - O(state=read) returns the records only.
-  - A record that cannot be read fails the task (its host may be fenced): fix or remove the file.
+  - A record that cannot be read fails the task (its host may be fenced); fix or remove the file.
 author:
   - consolidation.xen maintainers (@consolidation-xen)
 options:
@@ -53,7 +53,7 @@ options:
     default: []
   boot:
     description:
-      - O(host)'s boot as read now, C({id, time}) (C(consolidation.xen.xen_host_info)'s RV(live.boot)); required
+      - O(host)'s boot as read now, C({id, time}) (the C(live.boot) that M(consolidation.xen.xen_host_info) returns); required
         with O(state=absent).
     type: dict
   running:
