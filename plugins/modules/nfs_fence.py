@@ -53,8 +53,8 @@ options:
     default: []
   boot:
     description:
-      - O(host)'s boot as read now, C({id, time}) (the C(live.boot) that M(consolidation.xen.xen_host_info) returns); required
-        with O(state=absent).
+      - O(host)'s boot as read now, C({id, time}) (the C(live.boot) that M(consolidation.xen.xen_host_info)
+        returns); required with O(state=absent).
     type: dict
   running:
     description: "C({dom0: [guest names]}) running now on every dom0 that could be read (O(state=absent))."
