@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import re
+
+from ansible_collections.consolidation.xen.plugins.module_utils.contract import NAME_RE
 
 RECORD_SUFFIX = ".json"
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", re.ASCII)
 
 
 class FenceError(ValueError):
@@ -38,9 +38,7 @@ class FenceError(ValueError):
 
 def record(host, address, at, by="failover.yml", boot_id=None):
     """The fence record of ``host`` (written once, when the fence is put up)."""
-    if not isinstance(host, str) or not NAME_RE.match(host):
-        raise FenceError("fence: %r is not a host name" % (host,))
-    _address(host, address)
+    _address(_host(host), address)
     rec = {"host": host, "address": address, "fenced_at": int(at), "by": by}
     if boot_id:
         rec["boot_id"] = boot_id
@@ -49,9 +47,13 @@ def record(host, address, at, by="failover.yml", boot_id=None):
 
 def record_name(host):
     """The file name of ``host``'s record in the fence directory."""
+    return _host(host) + RECORD_SUFFIX
+
+
+def _host(host):
     if not isinstance(host, str) or not NAME_RE.match(host):
         raise FenceError("fence: %r is not a host name" % (host,))
-    return host + RECORD_SUFFIX
+    return host
 
 
 def parse_records(files):

@@ -326,7 +326,7 @@ def live_inputs(dom0s, masked_guests=(), drain=None, dead=False):
     return {"facts": facts, "bridges": bridges, "image_store": store, "migrating": migrating, "ssh_ok": ssh_ok,
             "ssh_from": ssh_from, "maintenance": records, "cpuid_masked": list(masked_guests), "running": running,
             "boot": boot, "elsewhere": {g: h for h, names in reversed(list(running.items())) if h != drain
-                                        for g in names if g != "Domain-0"}}
+                                        for g in names}}
 
 
 ROLL_STATES = ("pending", "out", "done")

@@ -254,11 +254,11 @@ def test_unread_survivors_are_the_reason_not_the_tolerance():
 
 def test_live_inputs_say_what_each_dom0_runs_its_boot_and_where_else_a_guest_runs():
     from ansible_collections.consolidation.xen.plugins.module_utils.live import live_inputs
-    dom = [{"name": "Domain-0", "domid": 0}]
-    dom0s = {"blade1": {"xen": {"domains": dom + [{"name": "g2", "domid": 3}]}, "boot": {"id": "a", "time": 5}},
-             "blade2": {"xen": {"domains": dom + [{"name": "g2", "domid": 7}]}, "boot": {"id": "b", "time": 9}},
+    # xen_host_info's xen.domains: the guests, never dom0 (it is xen.dom0)
+    dom0s = {"blade1": {"xen": {"domains": [{"name": "g2", "domid": 3}]}, "boot": {"id": "a", "time": 5}},
+             "blade2": {"xen": {"domains": [{"name": "g2", "domid": 7}]}, "boot": {"id": "b", "time": 9}},
              "blade3": {"xen": None}}
     live = live_inputs(dom0s, drain="blade2")
-    assert live["running"] == {"blade1": ["Domain-0", "g2"], "blade2": ["Domain-0", "g2"]}
+    assert live["running"] == {"blade1": ["g2"], "blade2": ["g2"]}
     assert live["boot"] == {"blade1": {"id": "a", "time": 5}, "blade2": {"id": "b", "time": 9}, "blade3": None}
     assert live["elsewhere"] == {"g2": "blade1"}
