@@ -204,3 +204,129 @@ def unfence_problems(rec, boot, running):
         problems.append("%s runs guest(s) that also run elsewhere: %s; destroy its copies (xl destroy) "
                         "and reboot it" % (host, ", ".join("%s (also on %s)" % t for t in twice)))
     return problems
+
+
+# ------------------------------------------------------------------------------------------------
+# ONTAP backend. The fence removes the host's own rule from the image volume's export policy and flushes
+# the SVM's export caches (``vserver export-policy cache flush``: ONTAP keeps an allowed client in its
+# access cache for up to an hour by default); ``vserver export-policy check-access`` then evaluates the
+# rules for the host's address on every volume the plan exports. The record is an export policy that no
+# volume uses, named ``<prefix>fenced_<host>_<epoch s>``, whose one rule (read-only and read-write
+# ``never``) names the host's address: ONTAP's own object, read back by every later run of the role.
+
+ONTAP_RECORD_INFIX = "fenced_"
+
+
+def ontap_record_name(prefix, host, at):
+    """The name of the export policy that records ``host``'s fence (``at``: epoch seconds)."""
+    return "%s%s%s_%d" % (prefix, ONTAP_RECORD_INFIX, _host(host), int(at))
+
+
+def ontap_client(ip):
+    """The client-match of one address, as the filer plan writes it (``a.b.c.d/32``, ``x::y/128``)."""
+    ip = ipaddress.ip_address(ip)
+    return "%s/%d" % (ip, ip.max_prefixlen)
+
+
+def _rule_clients(rule):
+    return [c.get("match", "") for c in rule.get("clients") or [] if isinstance(c, dict)]
+
+
+def ontap_records(policies, prefix):
+    """Export policies (``protocols/nfs/export-policies`` records with ``name`` and ``rules``) -> (fence
+    records sorted by host, problems). A record policy that cannot be read is a problem, never ignored."""
+    records, problems = [], []
+    start = prefix + ONTAP_RECORD_INFIX
+    for policy in sorted(policies or [], key=lambda p: p.get("name", "")):
+        name = policy.get("name", "")
+        if not name.startswith(start):
+            continue
+        host, _sep, at = name[len(start):].rpartition("_")
+        clients = [c for rule in policy.get("rules") or [] for c in _rule_clients(rule)]
+        if not host or not NAME_RE.match(host) or not at.isdigit() or len(clients) != 1:
+            problems.append("export policy %s is not a fence record (%sHOST_EPOCH with one rule naming the "
+                            "host's address): its clients %s" % (name, start, clients))
+            continue
+        address = clients[0].split("/", 1)[0]
+        try:
+            ip = _address(host, address)
+        except FenceError as exc:
+            problems.append("export policy %s: %s" % (name, exc))
+            continue
+        records.append({"host": host, "address": str(ip), "fenced_at": int(at), "by": "failover.yml",
+                        "policy": name, "client": ontap_client(ip)})
+    seen = {}
+    for rec in records:
+        if rec["host"] in seen:
+            problems.append("host %s has two fence records: %s and %s; remove the newer"
+                            % (rec["host"], seen[rec["host"]], rec["policy"]))
+        seen.setdefault(rec["host"], rec["policy"])
+    return sorted(records, key=lambda r: r["host"]), problems
+
+
+def ontap_fence(policies, prefix, image_policy, host, address, at):
+    """What fencing ``host`` (at ``address``) off the image policy means on these export policies.
+
+    Returns ``{"record": its fence record (the one on the SVM, else a new one stamped ``at``), "new": whether
+    the record is new, "delete": [rule indexes of the image policy, highest first], "admitting": [evidence]}``.
+    The image policy's rules whose every client is the address itself are to be deleted; any other rule of
+    any policy but a fence record that admits the address (a subnet, a host name, a netgroup, a second
+    client in the same rule) is evidence that deleting rules cannot fence the host."""
+    ip = _address(_host(host), address)
+    records, problems = ontap_records(policies, prefix)
+    if problems:
+        raise FenceError("; ".join(problems))
+    rec = next((r for r in records if r["host"] == host), None)
+    if rec is not None and ipaddress.ip_address(rec["address"]) != ip:
+        raise FenceError("%s is fenced at %s, not at %s (export policy %s): unfence it first"
+                         % (host, rec["address"], address, rec["policy"]))
+    new = rec is None
+    if new:
+        rec = {"host": host, "address": str(ip), "fenced_at": int(at), "by": "failover.yml",
+               "policy": ontap_record_name(prefix, host, at), "client": ontap_client(ip)}
+    delete, admitting = [], []
+    start = prefix + ONTAP_RECORD_INFIX
+    for policy in policies or []:
+        name = policy.get("name", "")
+        if name.startswith(start):
+            continue
+        for rule in policy.get("rules") or []:
+            clients = _rule_clients(rule)
+            if not any(_ontap_client_matches(c, ip) for c in clients):
+                continue
+            if name == image_policy and clients and all(_same_address(c, ip) for c in clients):
+                delete.append(int(rule["index"]))
+            else:
+                admitting.append("export policy %s rule %s (clients %s) admits %s"
+                                 % (name, rule.get("index"), ",".join(clients), address))
+    return {"record": rec, "new": new, "delete": sorted(delete, reverse=True), "admitting": admitting}
+
+
+def _ontap_client_matches(client, ip):
+    """Whether an ONTAP client-match admits ``ip``: an address, a subnet (``/len`` or ``/mask``), or a host
+    name, domain (``.example.com``) or netgroup (``@name``), which may resolve to it and so count as yes."""
+    client = client.strip()
+    if client.startswith("."):
+        return True
+    return _client_matches(client, ip)
+
+
+def ontap_access(records, address, want="denied"):
+    """``vserver export-policy check-access`` records (one per path component: path, policy, ruleidx,
+    access) -> why the volume's own component (the longest path) disagrees with ``want``, empty when it
+    agrees. ``denied``: the fence holds; ``granted``: the host is exported the volume again. The parents
+    (the SVM root's policy) are not the plan's and are only shown."""
+    if not records:
+        return ["check-access returned no path for %s" % address]
+    last = max(records, key=lambda r: len(str(r.get("path", ""))))
+    access = str(last.get("access", "")).strip()
+    if (access == "denied") == (want == "denied"):
+        return []
+    return ["check-access %s for %s: %s (policy %s, rule %s)"
+            % (last.get("path"), address, access or "?", last.get("policy"), last.get("ruleidx"))]
+
+
+def ontap_access_lines(records):
+    """The check-access records as one line each, for the run's output."""
+    return ["%s: %s (policy %s, rule %s)" % (r.get("path"), r.get("access"), r.get("policy"), r.get("ruleidx"))
+            for r in records or []]

@@ -18,12 +18,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from ansible_collections.consolidation.xen.tests.ontap_sim import OntapSimulator, self_signed_cert
+from conftest import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) or shutil.which("ansible-playbook")
-PASSWORD = "Sim-Filer-Pass-7c1e9a"  # nosec - the simulator's throwaway password
 DATA = "xen_data"
 IMAGES = "xen_images"
 MIB = 1024 * 1024
@@ -40,19 +38,6 @@ GUESTS = {
     "dns1": {"xen_guest_address": "192.0.2.15"},  # no data area
 }
 PLAY = [{"name": "Filer", "hosts": "filers", "gather_facts": False, "roles": ["consolidation.xen.filer"]}]
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory):
-    return self_signed_cert(tmp_path_factory.mktemp("ontap-sim-cert"))
-
-
-@pytest.fixture
-def sim(certificate):
-    simulator = OntapSimulator(password=PASSWORD)
-    simulator.start(*certificate)
-    yield simulator
-    simulator.stop()
 
 
 def write_inventory(path, sim, guests, **filer_vars):
@@ -83,9 +68,9 @@ def write_inventory(path, sim, guests, **filer_vars):
     return path
 
 
-def play(path, *args):
+def play(path, *args, playbook="filer.yml"):
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-    result = subprocess.run([PLAYBOOK, "-i", str(path / "hosts.yml"), str(path / "filer.yml"), *args],
+    result = subprocess.run([PLAYBOOK, "-i", str(path / "hosts.yml"), str(path / playbook), *args],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=240, check=False)
     output = result.stdout + result.stderr
     assert PASSWORD not in output, "the ONTAP password appeared in ansible-playbook's output"

@@ -9,6 +9,14 @@ matching their ``.name``, numbers sent as strings stored as ints, the trailing `
 export-policies, ``return_records``, ``return_timeout`` (201/200 when a job finishes in time, 202
 otherwise), the jobs endpoint, 404 "entry doesn't exist" with code 4, 409 on duplicates.
 
+Two CLI commands through ``/api/private/cli`` (na_ontap_rest_cli), for storage fencing:
+``vserver export-policy cache flush`` (POST) and ``vserver export-policy check-access`` (GET; one record
+per path component, the SVM root and the volume, as the CLI prints them: path, policy, policy-owner,
+policy-owner-type, ruleidx, access; field names are the CLI's with ``_`` for ``-``, not checked against
+a real cluster). The export access cache is modelled: ``client_access()`` stands for an NFS client's
+request, answered from the cache when an entry is there (as ONTAP does for up to an hour), else from
+the rules and then cached; only a cache flush empties it.
+
 Faults are queued from the test (``fail_next``, ``lock_next``, ``fail_job``, ``slow_job``); each
 matches a method and a regular expression searched in the path (``/api/...``), and is used up by the
 next matching requests.
@@ -21,6 +29,7 @@ import copy
 import datetime
 import fnmatch
 import http.server
+import ipaddress
 import json
 import re
 import ssl
@@ -243,6 +252,8 @@ class OntapSimulator:
         self.quota_rules = {}    # uuid -> record
         self.jobs = {}           # uuid -> {"record": ..., "polls": n, "final": state}
         self.snapshot_policies = {}  # uuid -> record (cluster-scoped built-ins, and the SVM's own)
+        self.access_cache = {}   # (volume name, client address) -> access, what NFS requests were answered
+        self.cache_flushes = []  # {"vserver", "cache"} of every export cache flush, in order
         self._next_policy_id = 12884901889
         self._add_policy("default")
         for name, enabled, copies in (("default", True, (("hourly", 6), ("daily", 2), ("weekly", 2))),
@@ -327,6 +338,20 @@ class OntapSimulator:
             return {q["name"]: copy.deepcopy(q) for q in self.qtrees.values()
                     if q["volume"]["name"] == volume and q["id"] != 0}
 
+    def client_access(self, volume, address):
+        """An NFS client at ``address`` reaching ``volume``: answered from the export access cache when it
+        holds the client, else from the volume's export policy rules (then cached). "read-write", "read"
+        or "denied"."""
+        with self.lock:
+            key = (volume, address)
+            if key not in self.access_cache:
+                record = next((v for v in self.volumes.values() if v["name"] == volume), None)
+                if record is None:
+                    raise KeyError(volume)
+                self.access_cache[key] = self._evaluate(record["nas"]["export_policy"]["name"], address,
+                                                        "read_write")[1]
+            return self.access_cache[key]
+
     def tree_quotas(self, volume):
         with self.lock:
             return {r["qtree"]["name"]: copy.deepcopy(r) for r in self.quota_rules.values()
@@ -390,6 +415,8 @@ class OntapSimulator:
             (r"/api/storage/qtrees/(?P<vol>[^/]+)/(?P<id>\d+)", {"GET": self._get_qtree,
                                                                  "PATCH": self._patch_qtree,
                                                                  "DELETE": self._delete_qtree}),
+            (r"/api/private/cli/vserver/export-policy/cache/flush", {"POST": self._cli_cache_flush}),
+            (r"/api/private/cli/vserver/export-policy/check-access", {"GET": self._cli_check_access}),
             (r"/api/storage/quota/rules", {"GET": self._get_quota_rules, "POST": self._post_quota_rule}),
             (r"/api/storage/quota/rules/(?P<uuid>[^/]+)", {"GET": self._get_quota_rule,
                                                            "PATCH": self._patch_quota_rule,
@@ -703,6 +730,75 @@ class OntapSimulator:
         policy = self._policy(id)
         policy["rules"].remove(self._rule(policy, index))
         return 200, {}
+
+    # -- the export access cache, through the private CLI --------------------------------------------
+    @staticmethod
+    def _client_match(match, address):
+        """An address or subnet client-match (the simulator resolves no names or netgroups)."""
+        try:
+            ip = ipaddress.ip_address(address)
+            if "/" in match:
+                return ip in ipaddress.ip_network(match, strict=False)
+            return ip == ipaddress.ip_address(match)
+        except ValueError:
+            return False
+
+    def _evaluate(self, policy_name, address, access_type):
+        """(rule index, access) of the first rule of the policy that matches the client (0, denied: none)."""
+        policy = self._policy_by_name(policy_name)
+        for rule in policy["rules"]:
+            if not any(self._client_match(c["match"], address) for c in rule["clients"]):
+                continue
+            if not {"any", "nfs", "nfs3", "nfs4"} & set(rule.get("protocols") or ["any"]):
+                continue
+            allowed = {"any", "sys"}
+            if access_type == "read_write" and allowed & set(rule["rw_rule"]):
+                return rule["index"], "read-write"
+            if allowed & set(rule["ro_rule"]):
+                return rule["index"], "read"
+            return rule["index"], "denied"
+        return 0, "denied"
+
+    def _cli_cache_flush(self, request):
+        body = request["body"]
+        vserver = body.get("vserver")
+        if vserver not in (self.svm["name"], "*"):
+            raise ApiError(400, 'Vserver "%s" does not exist.' % vserver, 2621462, "vserver")
+        cache = body.get("cache", "all")
+        if cache not in ("all", "access", "host", "id", "ip", "name", "netgroup", "showmount"):
+            raise ApiError(400, 'Invalid value "%s" for field "cache".' % cache, 262179, "cache")
+        self.cache_flushes.append({"vserver": vserver, "cache": cache})
+        if cache in ("all", "access"):
+            self.access_cache.clear()
+        return 200, {}
+
+    def _cli_check_access(self, request):
+        query = request["query"]
+        for key in ("vserver", "volume", "client_ip", "authentication_method", "protocol", "access_type"):
+            if not query.get(key):
+                raise ApiError(400, 'Missing required field "%s".' % key.replace("_", "-"), 262179, key)
+        if query["vserver"] != self.svm["name"]:
+            raise ApiError(400, 'Vserver "%s" does not exist.' % query["vserver"], 2621462, "vserver")
+        if query["access_type"] not in ("read", "read_write"):
+            raise ApiError(400, 'Invalid value "%s" for field "access-type".' % query["access_type"], 262179)
+        volume = next((v for v in self.volumes.values() if v["name"] == query["volume"]), None)
+        if volume is None:
+            raise ApiError(400, 'Volume "%s" does not exist in Vserver "%s".' % (query["volume"], self.svm["name"]),
+                           917927, "volume")
+        try:
+            ipaddress.ip_address(query["client_ip"])
+        except ValueError:
+            raise ApiError(400, 'Invalid IP address "%s".' % query["client_ip"], 262179, "client-ip") from None
+        records = []
+        # the SVM root (policy "default", no rules here), then the volume at its junction
+        for path, policy, owner in (("/", "default", "%s_root" % self.svm["name"]),
+                                    (volume["nas"]["path"] or "/" + volume["name"],
+                                     volume["nas"]["export_policy"]["name"], volume["name"])):
+            index, access = self._evaluate(policy, query["client_ip"], query["access_type"])
+            records.append({"vserver": self.svm["name"], "volume": volume["name"], "client_ip": query["client_ip"],
+                            "path": path, "policy": policy, "policy_owner": owner, "policy_owner_type": "volume",
+                            "ruleidx": index, "access": access})
+        return 200, {"records": records, "num_records": len(records)}
 
     # -- snapshot policies and their schedules ----------------------------------------------------
     def _add_snapshot_policy(self, name, svm, enabled, copies, comment=""):

@@ -136,3 +136,34 @@ def test_snapshot_policies_schedules_and_the_volumes_that_use_them():
     assert status == 409 and "in use by volume(s) v1" in reply["error"]["message"]
     builtin = sim.snapshot_policy("none")
     assert sim.handle("DELETE", "/api/storage/snapshot-policies/%s" % builtin["uuid"], auth, None)[0] == 409
+
+
+AUTH = "Basic " + base64.b64encode(b"admin:pw").decode()
+
+
+def test_check_access_and_the_export_access_cache_that_only_a_flush_empties():
+    sim = OntapSimulator(password="pw")
+    policy = sim._add_policy("xen_images")  # pylint: disable=protected-access
+    sim._insert_rule(policy, {"clients": [{"match": "10.0.0.1/32"}], "ro_rule": ["sys"], "rw_rule": ["sys"]})  # pylint: disable=protected-access
+    sim._insert_rule(policy, {"clients": [{"match": "10.0.0.0/24"}], "ro_rule": ["sys"], "rw_rule": ["never"]})  # pylint: disable=protected-access
+    sim.volumes["v"] = {"name": "xen_images", "nas": {"path": "/xen_images", "export_policy": {"name": "xen_images"}}}
+    query = "vserver=svm1&volume=xen_images&client_ip=%s&authentication_method=sys&protocol=nfs&access_type=%s"
+    cli = "/api/private/cli/vserver/export-policy/check-access?"
+    status, reply = sim.handle("GET", cli + query % ("10.0.0.1", "read_write"), {"Authorization": AUTH}, None)
+    assert status == 200 and [(r["path"], r["policy"], r["ruleidx"], r["access"]) for r in reply["records"]] == [
+        ("/", "default", 0, "denied"), ("/xen_images", "xen_images", 1, "read-write")]
+    assert sim.handle("GET", cli + query % ("10.0.0.2", "read_write"), {"Authorization": AUTH}, None)[1][
+        "records"][1]["access"] == "read"
+    assert sim.handle("GET", cli + query % ("10.0.1.2", "read"), {"Authorization": AUTH}, None)[1][
+        "records"][1]["access"] == "denied"
+    assert sim.handle("GET", cli + "vserver=svm1", {"Authorization": AUTH}, None)[0] == 400
+    # an NFS client let in stays let in after its rule went, until the caches are flushed
+    assert sim.client_access("xen_images", "10.0.0.1") == "read-write"
+    policy["rules"].pop(0)
+    assert sim.client_access("xen_images", "10.0.0.1") == "read-write"
+    flush = "/api/private/cli/vserver/export-policy/cache/flush"
+    assert sim.handle("POST", flush, {"Authorization": AUTH}, {"vserver": "svm9"})[0] == 400
+    assert sim.client_access("xen_images", "10.0.0.1") == "read-write"
+    assert sim.handle("POST", flush, {"Authorization": AUTH}, {"vserver": "svm1"}) == (200, {})
+    assert sim.cache_flushes == [{"vserver": "svm1", "cache": "all"}]
+    assert sim.client_access("xen_images", "10.0.0.1") == "read"

@@ -106,3 +106,86 @@ def test_unfence_is_refused_while_a_guest_runs_there_and_elsewhere():
     (problem,) = fence.unfence_problems(rec(at=1000), {"id": "b", "time": 1001}, running)
     assert problem == ("blade2 runs guest(s) that also run elsewhere: g2 (also on blade1), g5 (also on blade3); "
                        "destroy its copies (xl destroy) and reboot it")
+
+
+# -- ONTAP -------------------------------------------------------------------------------------------
+
+def policy(name, *rules):
+    found = [{"index": i, "clients": [{"match": c} for c in clients]} for i, clients in enumerate(rules, start=1)]
+    return {"name": name, "id": 1, "rules": found}
+
+
+POLICIES = [
+    policy("default"),
+    policy("xen_images", ["10.77.0.11/32"], ["10.77.0.12/32"], ["10.77.0.13/32"]),
+    policy("xen_data", ["10.77.0.101/32"]),
+    policy("xen_guest_g1", ["10.77.0.101/32"]),
+]
+
+
+def test_ontap_a_new_fence_deletes_the_hosts_own_rule_and_names_its_record():
+    plan = fence.ontap_fence(POLICIES, "xen_", "xen_images", "blade2", "10.77.0.12", 1700000000.7)
+    assert plan == {"record": {"host": "blade2", "address": "10.77.0.12", "fenced_at": 1700000000, "by": "failover.yml",
+                               "policy": "xen_fenced_blade2_1700000000", "client": "10.77.0.12/32"},
+                    "new": True, "delete": [2], "admitting": []}
+
+
+def test_ontap_an_existing_record_is_kept_with_its_time_and_read_back():
+    policies = [*POLICIES, policy("xen_fenced_blade2_1600000000", ["10.77.0.12/32"])]
+    plan = fence.ontap_fence(policies, "xen_", "xen_images", "blade2", "10.77.0.12", 1700000000)
+    assert (plan["new"], plan["record"]["fenced_at"], plan["record"]["policy"]) == (
+        False, 1600000000, "xen_fenced_blade2_1600000000")
+    assert fence.ontap_records(policies, "xen_") == ([plan["record"]], [])
+    # the record's own rule names the address: it is never evidence against the fence
+    assert plan["admitting"] == []
+    with pytest.raises(fence.FenceError, match="blade2 is fenced at 10.77.0.12, not at 10.77.0.99"):
+        fence.ontap_fence(policies, "xen_", "xen_images", "blade2", "10.77.0.99", 1)
+
+
+@pytest.mark.parametrize("clients", [["10.77.0.0/24"], ["0.0.0.0/0"], ["10.77.0.0/255.255.255.0"], ["blade2.lab"],
+                                     [".lab"], ["@dom0s"], ["10.77.0.12/32", "10.77.0.13/32"]])
+def test_ontap_any_other_rule_that_may_admit_the_host_is_evidence(clients):
+    policies = [*POLICIES, policy("other", clients)]
+    plan = fence.ontap_fence(policies, "xen_", "xen_images", "blade2", "10.77.0.12", 1)
+    assert plan["admitting"] == ["export policy other rule 1 (clients %s) admits 10.77.0.12" % ",".join(clients)]
+
+
+def test_ontap_a_rule_of_the_image_policy_with_a_second_client_is_not_deleted_but_evidence():
+    policies = [policy("xen_images", ["10.77.0.11/32"], ["10.77.0.12/32", "10.77.0.13/32"])]
+    plan = fence.ontap_fence(policies, "xen_", "xen_images", "blade2", "10.77.0.12", 1)
+    assert plan["delete"] == [] and "rule 2 (clients 10.77.0.12/32,10.77.0.13/32)" in plan["admitting"][0]
+
+
+def test_ontap_an_unreadable_record_is_a_problem_naming_the_policy():
+    bad = [policy("xen_fenced_blade2_notatime", ["10.77.0.12/32"]), policy("xen_fenced_blade3_5"),
+           policy("xen_fenced_blade1_5", ["nohost"])]
+    records, problems = fence.ontap_records(bad, "xen_")
+    assert records == []
+    why = " is not a fence record (xen_fenced_HOST_EPOCH with one rule naming the host's address)"
+    assert [p.split(":")[0] for p in problems] == [
+        "export policy xen_fenced_blade1_5", "export policy xen_fenced_blade2_notatime" + why,
+        "export policy xen_fenced_blade3_5" + why]
+    with pytest.raises(fence.FenceError, match="xen_fenced_blade3_5"):
+        fence.ontap_fence(bad, "xen_", "xen_images", "blade2", "10.77.0.12", 1)
+
+
+def test_ontap_two_records_of_one_host_are_a_problem():
+    two = [policy("xen_fenced_blade2_5", ["10.77.0.12/32"]), policy("xen_fenced_blade2_6", ["10.77.0.12/32"])]
+    assert fence.ontap_records(two, "xen_")[1] == [
+        "host blade2 has two fence records: xen_fenced_blade2_5 and xen_fenced_blade2_6; remove the newer"]
+
+
+def check(access, path="/xen_images"):
+    return [{"path": "/", "policy": "default", "ruleidx": 0, "access": "denied"},
+            {"path": path, "policy": "xen_images", "ruleidx": 2, "access": access}]
+
+
+def test_ontap_check_access_judges_the_volumes_own_component():
+    assert fence.ontap_access(check("denied"), "10.77.0.12") == []
+    assert fence.ontap_access(check("read-write"), "10.77.0.12") == [
+        "check-access /xen_images for 10.77.0.12: read-write (policy xen_images, rule 2)"]
+    assert fence.ontap_access(check("read"), "10.77.0.12") != []
+    assert fence.ontap_access(check("read-write"), "10.77.0.12", "granted") == []
+    assert fence.ontap_access(check("denied"), "10.77.0.12", "granted") != []
+    assert fence.ontap_access([], "10.77.0.12") == ["check-access returned no path for 10.77.0.12"]
+    assert fence.ontap_access_lines(check("denied"))[1] == "/xen_images: denied (policy xen_images, rule 2)"
