@@ -12,7 +12,7 @@
 # need no downloads), trim, tar, import. FORCE=1 rebuilds from scratch.
 #
 # Installs debootstrap, podman and runc with apt-get when missing (CI starts from a bare machine).
-# Needs root (debootstrap, chroot).
+# Needs root (debootstrap, chroot). TOOLS_ONLY=1 installs the tools and stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -50,6 +50,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -q --no-install-recommends "${missing[@]}" containernetworking-plugins \
         uidmap slirp4netns fuse-overlayfs
 fi
+# TOOLS_ONLY=1: stop here (scripts/test.sh installs every host package first, one apt-get at a time,
+# then builds the images in the background).
+[ "${TOOLS_ONLY:-0}" = 1 ] && exit 0
 # shellcheck source=scripts/podman-env.sh
 . "$ROOT/scripts/podman-env.sh"
 

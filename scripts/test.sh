@@ -3,7 +3,7 @@
 #
 #   ruff · ansible-lint (production) · antsibull-changelog lint · ansible-builder create ·
 #   ansible-test sanity (Python 3.12, then compile+import on 3.9, the oldest target Python) ·
-#   ansible-test units · pytest over tests/unit and tests/integration · molecule (podman) ·
+#   ansible-test units (tests/unit) · pytest over tests/integration · molecule (podman) ·
 #   the QEMU Xen lab: site.yml end to end and tests/lab (LAB=0 skips it)
 #
 # ansible-test refuses a symlinked collection path, so the sanity and units stages run in a copy of
@@ -27,6 +27,7 @@ export ANSIBLE_CONFIG=$ROOT/ansible.cfg
 
 WORK=$(realpath "$(mktemp -d "${TMPDIR:-/tmp}/consolidation-xen-test.XXXXXX")")
 cleanup() {
+    finish_builds
     if [ "${KEEP_TEST_COPY:-0}" = 1 ]; then
         echo "kept the test copy: $WORK"
     else
@@ -35,6 +36,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
+BUILDS=()  # background image builds: "pid name log"
+finish_builds() {  # wait for the background image builds (a failed stage must not leave them half-way)
+    local b
+    for b in "${BUILDS[@]}"; do kill -0 "${b%% *}" 2>/dev/null && wait "${b%% *}" 2>/dev/null || true; done
+    BUILDS=()
+}
 TIMINGS=()
 STAGE=
 STAGE_START=0
@@ -54,6 +61,35 @@ on_error() {
     printf '\n!! FAILED in stage: %s (after %ds)\n' "$STAGE" "$((SECONDS - STAGE_START))" >&2
 }
 trap on_error ERR
+
+# await NAME: wait for the background build NAME, print its log, fail if it failed.
+await() {
+    local b pid name log rc=0 t=$SECONDS
+    for b in "${BUILDS[@]}"; do
+        read -r pid name log <<<"$b"
+        [ "$name" = "$1" ] || continue
+        wait "$pid" || rc=$?
+        printf -- '-- background build %s (waited %ds here):\n' "$name" $((SECONDS - t))
+        cat "$log"
+        [ "$rc" = 0 ] || { echo "!! background build $name failed (rc $rc)" >&2; return "$rc"; }
+    done
+}
+
+# The two disk images (the molecule scenarios' base image, the lab's image: debootstrap, downloads and
+# chroot work) are built in the background while the lint, sanity and unit stages run; the stages that
+# need them wait for them. Their host packages are installed first, one apt-get at a time.
+banner "host packages; the image builds start in the background"
+if [ "${MOLECULE:-1}" != 0 ]; then
+    TOOLS_ONLY=1 scripts/build-base-image.sh
+    scripts/build-base-image.sh > "$WORK/base-image.log" 2>&1 &
+    BUILDS+=("$! base-image $WORK/base-image.log")
+fi
+if [ "${LAB:-1}" != 0 ]; then
+    lab/host-packages.sh
+    lab/build-image.sh > "$WORK/lab-image.log" 2>&1 &
+    BUILDS+=("$! lab-image $WORK/lab-image.log")
+fi
+done_stage
 
 # ------------------------------------------------------------------------------------------------
 banner "ruff check"
@@ -149,17 +185,19 @@ banner "ansible-test units --python 3.12"
 (cd "$COPY" && ansible-test units --python 3.12 --requirements)
 done_stage
 
-# Two workers (pytest-xdist), one per core: these are ansible-playbook runs, CPU-bound, independent (each
-# test has its own temporary files and simulator port). PYTEST_WORKERS=0 runs them in one process.
-banner "pytest tests/unit tests/integration (plain pytest against the .collections link; real ansible-playbook runs; ${PYTEST_WORKERS:-2} workers)"
+# tests/unit ran in the stage before (ansible-test units runs every test under tests/unit); this one runs
+# tests/integration. Two workers (pytest-xdist), one per core: these are ansible-playbook runs, CPU-bound,
+# independent (each test has its own temporary files and simulator port). PYTEST_WORKERS=0: one process.
+banner "pytest tests/integration (plain pytest against the .collections link; real ansible-playbook runs; ${PYTEST_WORKERS:-2} workers)"
 PYTHONPATH=$ROOT/.collections${PYTHONPATH:+:$PYTHONPATH} python -m pytest -p no:cacheprovider -n "${PYTEST_WORKERS:-2}" \
-  tests/unit tests/integration
+  tests/integration
 done_stage
 
 # Every scenario under molecule/ (dom0, guests) in podman containers from a debootstrap base image.
 # MOLECULE=0 skips it (fast local runs); CI always runs it.
 if [ "${MOLECULE:-1}" != 0 ]; then
     banner "molecule scenarios in podman (scripts/molecule.sh)"
+    await base-image
     scripts/molecule.sh
     done_stage
 fi
@@ -169,6 +207,7 @@ fi
 # About 30 min on 2 cores; LAB=0 skips it (fast local runs); CI always runs it.
 if [ "${LAB:-1}" != 0 ]; then
     banner "the QEMU Xen lab: site.yml end to end and its proofs (tests/lab)"
+    await lab-image
     python -m pytest -p no:cacheprovider -v -s tests/lab
     echo "lab timings:"; cat .cache/lab/timings.txt 2>/dev/null || true
     done_stage
