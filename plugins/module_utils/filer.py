@@ -276,6 +276,70 @@ def snapshot_policy(value, prefix, problems, var="filer_ontap_snapshot_policy"):
     return {"name": name, "enabled": enabled, "copies": copies}
 
 
+# ONTAP backend: an optional SnapMirror vault of the volumes to another SVM (filer_ontap_vault). Over
+# REST every relationship is extended data protection (XDP); the policy makes it a vault: ONTAP's
+# XDPDefault keeps the copies labelled daily (7) and weekly (52) on the destination.
+VAULT_KEYS = ("vserver", "policy", "schedule", "volumes", "suffix")
+VAULT_VOLUMES = ("image", "data")
+VAULT_DEFAULTS = {"policy": "XDPDefault", "schedule": "daily", "volumes": ["data"], "suffix": "_vault"}
+VAULT_POLICY_LABELS = {"XDPDefault": ("daily", "weekly"), "MirrorAndVault": ("daily", "weekly")}
+
+
+def vault(value, source_vserver, volumes, snapshots, problems, var="filer_ontap_vault"):
+    """The SnapMirror vault relationships to make, from the role variable: None (no vault) or
+    {vserver, policy, schedule, relationships: [{volume, source_path, destination_volume, destination_path}]}.
+    ``volumes``: {"image": name, "data": name}; ``snapshots``: the snapshot policy (its labels are what the
+    vault policy selects)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        problems.add(var, "expected null or a mapping {vserver, policy, schedule, volumes, suffix}, got %r" % (value,))
+        return None
+    unknown = sorted(str(k) for k in value if k not in VAULT_KEYS)
+    if unknown:
+        problems.add(var, "unknown key(s) %s (known: %s)" % (", ".join(unknown), ", ".join(VAULT_KEYS)))
+    out = dict(VAULT_DEFAULTS, **{k: v for k, v in value.items() if k in VAULT_KEYS and v is not None})
+    ok = True
+    vserver = out.get("vserver")
+    if not isinstance(vserver, str) or not _SNAP_NAME_RE.match(vserver):
+        problems.add(var, "vserver: expected the name of the destination SVM (peered with %s), got %r"
+                     % (source_vserver, vserver))
+        ok = False
+    elif vserver == source_vserver:
+        problems.add(var, "vserver: the vault must be another SVM than %s (the source)" % source_vserver)
+        ok = False
+    for key in ("policy", "schedule"):
+        if not isinstance(out[key], str) or not _SNAP_NAME_RE.match(out[key]):
+            problems.add(var, "%s: expected letters, digits, '_', '.' or '-', got %r" % (key, out[key]))
+            ok = False
+    if not isinstance(out["suffix"], str) or not re.match(r"^[A-Za-z0-9_]{1,64}$", out["suffix"]):
+        problems.add(var, "suffix (of the destination volumes' names): expected letters, digits or '_', got %r"
+                     % (out["suffix"],))
+        ok = False
+    chosen = out["volumes"]
+    if (not isinstance(chosen, list) or not chosen or any(v not in VAULT_VOLUMES for v in chosen)
+            or len(set(chosen)) != len(chosen)):
+        problems.add(var, "volumes: expected a list of %s (each once), got %r" % (" and ".join(VAULT_VOLUMES), chosen))
+        ok = False
+    labels = VAULT_POLICY_LABELS.get(out["policy"])
+    unlabelled = snapshots is not None and not any(c["snapmirror_label"] in (labels or ()) for c in snapshots["copies"])
+    if ok and labels and unlabelled:
+        problems.add(var, "policy %s keeps the Snapshot copies labelled %s, but filer_ontap_snapshot_policy labels "
+                     "none of them (snapmirror_label): the vault would keep nothing"
+                     % (out["policy"], " and ".join(labels)))
+        ok = False
+    if not ok or not isinstance(source_vserver, str) or not source_vserver:
+        return None
+    relationships = []
+    for which in sorted(chosen, key=VAULT_VOLUMES.index):
+        volume = volumes[which]
+        destination = volume + out["suffix"]
+        relationships.append({"volume": volume, "source_path": "%s:%s" % (source_vserver, volume),
+                              "destination_volume": destination,
+                              "destination_path": "%s:%s" % (vserver, destination)})
+    return {"vserver": vserver, "policy": out["policy"], "schedule": out["schedule"], "relationships": relationships}
+
+
 def filer_plan(host_names, host_vars, guest_names, guest_vars, defaults):
     """Plan the filer's volumes, qtrees, quotas and export policies.
 
@@ -288,6 +352,8 @@ def filer_plan(host_names, host_vars, guest_names, guest_vars, defaults):
     parsed = _check_defaults(defaults, problems)
     prefix = parsed["policy_prefix"]
     snapshots = snapshot_policy(defaults.get("ontap_snapshot_policy"), prefix, problems)
+    vaulted = vault(defaults.get("ontap_vault"), defaults.get("ontap_vserver"),
+                    {"image": parsed.get("image_volume"), "data": parsed.get("data_volume")}, snapshots, problems)
 
     owners = {}  # ip -> ["host blade1", "guest www1", ...]
     clients = []
@@ -369,6 +435,7 @@ def filer_plan(host_names, host_vars, guest_names, guest_vars, defaults):
         "guests": sorted(guests, key=lambda g: g["guest"]),
         "policy_prefix": prefix,
         "snapshot_policy": snapshots,
+        "vault": vaulted,
     }
 
 

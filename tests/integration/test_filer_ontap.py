@@ -281,3 +281,57 @@ def test_bad_snapshot_policy_fails_before_any_request(sim, tmp_path, policy, mes
     assert result.returncode != 0
     assert "filer_ontap_snapshot_policy" in result.stdout and message in result.stdout, result.stdout
     assert sim.requests == []
+
+
+def test_vault_created_initialized_then_changed_in_place(sim, tmp_path):
+    """filer_ontap_vault: each volume's SnapMirror vault to the second SVM, its DP volume made and the
+    relationship initialized; a re-run changes nothing; another schedule is patched in place."""
+    vault = {"vserver": "svm_vault", "volumes": ["data", "image"]}
+    path = write_inventory(tmp_path / "inv", sim, SMALL, filer_ontap_vault=vault)
+    first = play(path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    for volume in (DATA, IMAGES):
+        rel = sim.relationship("svm_vault:%s_vault" % volume)
+        assert rel is not None, sim.relationships
+        assert rel["source"]["path"] == "svm1:%s" % volume and rel["state"] == "snapmirrored" and rel["healthy"]
+        assert rel["policy"] == {"name": "XDPDefault", "type": "async"}
+        assert rel["transfer_schedule"] == {"name": "daily"}
+        assert [t["type"] for t in rel["transfers"]] == ["initialize"]
+        dest = next(v for v in sim.volumes.values() if v["name"] == "%s_vault" % volume)
+        assert dest["svm"]["name"] == "svm_vault" and dest["type"] == "dp"
+    again = play(path)
+    assert again.returncode == 0 and recap(again)["changed"] == 0, again.stdout
+    assert [t["type"] for t in sim.relationship("svm_vault:xen_data_vault")["transfers"]] == ["initialize"]
+
+    weekly = play(write_inventory(tmp_path / "inv", sim, SMALL, filer_ontap_vault=dict(vault, schedule="weekly")))
+    assert weekly.returncode == 0, weekly.stdout + weekly.stderr
+    rel = sim.relationship("svm_vault:xen_data_vault")
+    assert rel["transfer_schedule"] == {"name": "weekly"} and len(rel["transfers"]) == 1
+    assert len(sim.relationships) == 2
+
+
+@pytest.mark.parametrize("fault", ["unpeered", "job"])
+def test_a_vault_that_cannot_be_made_fails_cleanly(sim, tmp_path, fault):
+    """The destination SVM not peered (ONTAP refuses the relationship), or the create job fails: the run
+    stops naming it, and no relationship or destination volume is left."""
+    if fault == "unpeered":
+        sim.svm_peers.clear()
+    else:
+        sim.fail_job("POST", r"^/api/snapmirror/relationships$", message="Simulated: SnapMirror create aborted.")
+    result = play(write_inventory(tmp_path / "inv", sim, SMALL, filer_ontap_vault={"vserver": "svm_vault"}))
+    assert result.returncode != 0
+    words = "is not peered with SVM" if fault == "unpeered" else "SnapMirror create aborted"
+    assert "filer (ontap):" in result.stdout and words in result.stdout, result.stdout
+    assert sim.relationships == {}
+    assert not any(v["svm"]["name"] == "svm_vault" for v in sim.volumes.values())
+    assert sim.volume(DATA) is not None  # the volumes before it were made; a re-run finishes
+
+
+def test_bad_vault_fails_before_any_request(sim, tmp_path):
+    bad = {"vserver": "svm1", "volumes": ["data", "data"]}
+    result = play(write_inventory(tmp_path / "inv", sim, SMALL, filer_ontap_vault=bad), "-v")
+    assert result.returncode != 0
+    flat = " ".join(result.stdout.split())
+    assert "filer_ontap_vault: vserver: the vault must be another SVM than svm1 (the source)" in flat, result.stdout
+    assert "filer_ontap_vault: volumes: expected a list of image and data (each once)" in flat, result.stdout
+    assert sim.requests == []

@@ -9,6 +9,12 @@ matching their ``.name``, numbers sent as strings stored as ints, the trailing `
 export-policies, ``return_records``, ``return_timeout`` (201/200 when a job finishes in time, 202
 otherwise), the jobs endpoint, 404 "entry doesn't exist" with code 4, 409 on duplicates.
 
+SnapMirror (na_ontap_snapmirror): a second SVM (``vault_svm``, peered unless ``peered=False``), ``/api/svm/peers``,
+the built-in ``/api/snapmirror/policies``, ``/api/snapmirror/relationships`` (create as a job, with
+``create_destination`` making a DP volume in the destination SVM; ``state: snapmirrored`` initializes
+it; PATCH changes policy, schedule or state; DELETE keeps the destination volume) and their
+``/transfers``; transfers finish at once.
+
 Two CLI commands through ``/api/private/cli`` (na_ontap_rest_cli), for storage fencing:
 ``vserver export-policy cache flush`` (POST) and ``vserver export-policy check-access`` (GET; one record
 per path component, the SVM root and the volume, as the CLI prints them: path, policy, policy-owner,
@@ -59,7 +65,18 @@ _IDENTITY = {
     # ONTAP returns the fields a query names: the snapshot policy module reads svm.name without asking.
     "snapshot_policy": ("uuid", "name", "svm"),
     "snapshot_schedule": ("schedule",),
+    "svm_peer": ("uuid",),
+    "snapmirror_policy": ("uuid", "name"),
+    "relationship": ("uuid",),
+    "transfer": ("uuid",),
 }
+# ONTAP's built-in SnapMirror policies (cluster-wide: no svm in their records) and their REST type. Over
+# REST every relationship is XDP; the policy decides: XDPDefault is a vault (keeps the copies labelled
+# daily and weekly), MirrorAllSnapshots a mirror, MirrorAndVault both.
+SNAPMIRROR_POLICIES = (("XDPDefault", "async"), ("MirrorAllSnapshots", "async"), ("MirrorAndVault", "async"),
+                       ("MirrorLatest", "async"), ("Asynchronous", "async"), ("Sync", "sync"),
+                       ("StrictSync", "sync"))
+VAULT_SVM_UUID = "55555555-5555-5555-5555-555555555555"
 # The cluster's job schedules (cron), as a fresh ONTAP 9 cluster has them.
 SCHEDULES = {name: "4444%04d-0000-0000-0000-000000000000" % i
              for i, name in enumerate(("5min", "8hour", "hourly", "daily", "weekly", "monthly"), start=1)}
@@ -238,12 +255,19 @@ class Fault:
 class OntapSimulator:
     """The simulated cluster, with one SVM and one aggregate; `start()` serves it over HTTPS."""
 
-    def __init__(self, username="admin", password="netapp-sim-password", svm="svm1", aggregate="aggr1"):
+    def __init__(self, username="admin", password="netapp-sim-password", svm="svm1", aggregate="aggr1",
+                 vault_svm="svm_vault", peered=True):
         self.username = username
         self.password = password
         self.svm = {"name": svm, "uuid": SVM_UUID}
+        # A second SVM on the cluster, a SnapMirror destination; peered with the first unless told otherwise.
+        self.vault_svm = {"name": vault_svm, "uuid": VAULT_SVM_UUID}
+        self.svm_peers = {}      # uuid -> record (one per direction)
+        self.relationships = {}  # uuid -> SnapMirror relationship record (with "transfers": [...])
         self.aggregate = {"name": aggregate, "uuid": AGGR_UUID}
         self.lock = threading.RLock()
+        if peered:
+            self.peer_svms()
         self.requests = []
         self.faults = []
         self.volumes = {}        # uuid -> record
@@ -338,6 +362,21 @@ class OntapSimulator:
             return {q["name"]: copy.deepcopy(q) for q in self.qtrees.values()
                     if q["volume"]["name"] == volume and q["id"] != 0}
 
+    def peer_svms(self):
+        """Peer the two SVMs (both directions, as ``vserver peer create`` leaves them)."""
+        with self.lock:
+            for local, remote in ((self.svm, self.vault_svm), (self.vault_svm, self.svm)):
+                peer_uuid = str(uuidlib.uuid4())
+                self.svm_peers[peer_uuid] = {
+                    "uuid": peer_uuid, "name": remote["name"], "svm": dict(local), "state": "peered",
+                    "peer": {"svm": dict(remote), "cluster": {"name": CLUSTER["name"]}}, "applications": ["snapmirror"]}
+
+    def relationship(self, destination_path):
+        """The SnapMirror relationship of that destination path, as stored (None: none)."""
+        with self.lock:
+            return next((copy.deepcopy(r) for r in self.relationships.values()
+                         if r["destination"]["path"] == destination_path), None)
+
     def client_access(self, volume, address):
         """An NFS client at ``address`` reaching ``volume``: answered from the export access cache when it
         holds the client, else from the volume's export policy rules (then cached). "read-write", "read"
@@ -417,6 +456,14 @@ class OntapSimulator:
                                                                  "DELETE": self._delete_qtree}),
             (r"/api/private/cli/vserver/export-policy/cache/flush", {"POST": self._cli_cache_flush}),
             (r"/api/private/cli/vserver/export-policy/check-access", {"GET": self._cli_check_access}),
+            (r"/api/svm/peers", {"GET": self._get_svm_peers}),
+            (r"/api/snapmirror/policies", {"GET": self._get_snapmirror_policies}),
+            (r"/api/snapmirror/relationships", {"GET": self._get_relationships, "POST": self._post_relationship}),
+            (r"/api/snapmirror/relationships/(?P<uuid>[^/]+)", {"GET": self._get_relationship,
+                                                                "PATCH": self._patch_relationship,
+                                                                "DELETE": self._delete_relationship}),
+            (r"/api/snapmirror/relationships/(?P<uuid>[^/]+)/transfers", {"GET": self._get_transfers,
+                                                                          "POST": self._post_transfer}),
             (r"/api/storage/quota/rules", {"GET": self._get_quota_rules, "POST": self._post_quota_rule}),
             (r"/api/storage/quota/rules/(?P<uuid>[^/]+)", {"GET": self._get_quota_rule,
                                                            "PATCH": self._patch_quota_rule,
@@ -476,7 +523,7 @@ class OntapSimulator:
         return 200, {"records": [{"name": "sim-01", "version": CLUSTER["version"]}], "num_records": 1}
 
     def _get_svms(self, request):
-        return self._collection([dict(self.svm)], request, "svm")
+        return self._collection([dict(self.svm), dict(self.vault_svm)], request, "svm")
 
     def _collection(self, records, request, kind):
         query = request["query"]
@@ -799,6 +846,160 @@ class OntapSimulator:
                             "path": path, "policy": policy, "policy_owner": owner, "policy_owner_type": "volume",
                             "ruleidx": index, "access": access})
         return 200, {"records": records, "num_records": len(records)}
+
+    # -- SVM peers and SnapMirror --------------------------------------------------------------------
+    def _get_svm_peers(self, request):
+        return self._collection(list(self.svm_peers.values()), request, "svm_peer")
+
+    def _get_snapmirror_policies(self, request):
+        records = [{"uuid": "6666%04d-0000-0000-0000-000000000000" % i, "name": name, "type": kind,
+                    "scope": "cluster"} for i, (name, kind) in enumerate(SNAPMIRROR_POLICIES, start=1)]
+        return self._collection(records, request, "snapmirror_policy")
+
+    def _svm_named(self, name):
+        return next((dict(svm) for svm in (self.svm, self.vault_svm) if svm["name"] == name), None)
+
+    def _endpoint(self, body, key):
+        """(svm record, volume name) of a relationship's source or destination path ``svm:volume``."""
+        path = ((body.get(key) or {}).get("path") or "")
+        svm_name, sep, volume = path.partition(":")
+        if not sep or not volume:
+            raise ApiError(400, 'Invalid value "%s" for field "%s.path": expected "svm:volume".' % (path, key),
+                           13303842, "%s.path" % key)
+        svm = self._svm_named(svm_name)
+        if svm is None:
+            raise ApiError(404, 'SVM "%s" does not exist.' % svm_name, 2621462, "%s.path" % key)
+        return svm, volume
+
+    def _volume_in(self, svm, name):
+        return next((v for v in self.volumes.values() if v["name"] == name and v["svm"]["name"] == svm["name"]), None)
+
+    def _post_relationship(self, request):
+        body = request["body"]
+        src_svm, src_name = self._endpoint(body, "source")
+        dst_svm, dst_name = self._endpoint(body, "destination")
+        source = self._volume_in(src_svm, src_name)
+        if source is None:
+            raise ApiError(404, 'Volume "%s" in SVM "%s" does not exist.' % (src_name, src_svm["name"]), 917927,
+                           "source.path")
+        if src_svm["name"] != dst_svm["name"] and not any(
+                p["svm"]["name"] == dst_svm["name"] and p["peer"]["svm"]["name"] == src_svm["name"]
+                and p["state"] == "peered" for p in self.svm_peers.values()):
+            raise ApiError(400, 'SVM "%s" is not peered with SVM "%s".' % (dst_svm["name"], src_svm["name"]),
+                           13303825, "destination.path")
+        if any(r["destination"]["path"] == body["destination"]["path"] for r in self.relationships.values()):
+            raise ApiError(409, 'A SnapMirror relationship with destination "%s" already exists.'
+                           % body["destination"]["path"], 13303812, "destination.path")
+        policy_name = (body.get("policy") or {}).get("name", "MirrorAllSnapshots")
+        policy = dict(SNAPMIRROR_POLICIES).get(policy_name)
+        if policy is None:
+            raise ApiError(404, 'SnapMirror policy "%s" does not exist.' % policy_name, 13303827, "policy.name")
+        schedule = (body.get("transfer_schedule") or {}).get("name")
+        if schedule and schedule not in SCHEDULES:
+            raise ApiError(404, 'Schedule "%s" does not exist.' % schedule, 13303828, "transfer_schedule.name")
+        destination = self._volume_in(dst_svm, dst_name)
+        create = (body.get("create_destination") or {}).get("enabled") in (True, "true")
+        if destination is not None and destination["type"] != "dp":
+            raise ApiError(400, 'Destination volume "%s" must be of type DP.' % dst_name, 13303846, "destination.path")
+        if destination is None and not create:
+            raise ApiError(404, 'Volume "%s" in SVM "%s" does not exist.' % (dst_name, dst_svm["name"]), 917927,
+                           "destination.path")
+        state = body.get("state", "uninitialized")
+        if state not in ("uninitialized", "snapmirrored"):
+            raise ApiError(400, 'Invalid value "%s" for field "state".' % state, 262179, "state")
+        rel_uuid = str(uuidlib.uuid4())
+        record = {"uuid": rel_uuid, "source": {"path": body["source"]["path"], "svm": src_svm},
+                  "destination": {"path": body["destination"]["path"], "svm": dst_svm},
+                  "policy": {"name": policy_name, "type": policy}, "state": "uninitialized", "healthy": True,
+                  "transfer_schedule": {"name": schedule} if schedule else None, "transfers": []}
+
+        def apply():
+            if destination is None:
+                vol_uuid = str(uuidlib.uuid4())
+                self.volumes[vol_uuid] = {
+                    "uuid": vol_uuid, "name": dst_name, "svm": dst_svm, "type": "dp", "style": "flexvol",
+                    "state": "online", "comment": "", "aggregates": [dict(self.aggregate)],
+                    "space": {"size": source["space"]["size"]},
+                    "nas": {"path": "", "security_style": "unix", "export_policy": {"name": "default"}},
+                    "snapshot_policy": {"name": "none"}, "quota": {"enabled": False, "state": "off"}}
+            self.relationships[rel_uuid] = record
+            if state == "snapmirrored":
+                self._transfer(record, "initialize")
+
+        return self._job(request, 201, apply=apply)
+
+    def _transfer(self, record, kind):
+        """A baseline (initialize) or incremental (update) transfer, finished at once."""
+        transfer = {"uuid": str(uuidlib.uuid4()), "state": "success", "type": kind,
+                    "relationship": {"uuid": record["uuid"]}}
+        record["transfers"].append(transfer)
+        record["state"] = "snapmirrored"
+        record["transfer"] = {"uuid": transfer["uuid"], "state": "success"}
+        return transfer
+
+    def _relationship(self, uuid):
+        record = self.relationships.get(uuid)
+        if record is None:
+            raise not_found()
+        return record
+
+    @staticmethod
+    def _relationship_view(record):
+        view = {k: copy.deepcopy(v) for k, v in record.items() if k != "transfers" and v is not None}
+        return view
+
+    def _get_relationships(self, request):
+        return self._collection([self._relationship_view(r) for r in self.relationships.values()], request,
+                                "relationship")
+
+    def _get_relationship(self, request, uuid):
+        return 200, project(self._relationship_view(self._relationship(uuid)), request["query"].get("fields"),
+                            _IDENTITY["relationship"])
+
+    def _patch_relationship(self, request, uuid):
+        record = self._relationship(uuid)
+        body = request["body"]
+        policy_name = (body.get("policy") or {}).get("name")
+        if policy_name is not None and policy_name not in dict(SNAPMIRROR_POLICIES):
+            raise ApiError(404, 'SnapMirror policy "%s" does not exist.' % policy_name, 13303827, "policy.name")
+        schedule = (body.get("transfer_schedule") or {}).get("name") if "transfer_schedule" in body else None
+        if schedule and schedule not in SCHEDULES:
+            raise ApiError(404, 'Schedule "%s" does not exist.' % schedule, 13303828, "transfer_schedule.name")
+        state = body.get("state")
+        if state not in (None, "snapmirrored", "paused", "broken_off"):
+            raise ApiError(400, 'Invalid value "%s" for field "state".' % state, 262179, "state")
+
+        def apply():
+            if policy_name is not None:
+                record["policy"] = {"name": policy_name, "type": dict(SNAPMIRROR_POLICIES)[policy_name]}
+            if "transfer_schedule" in body:
+                record["transfer_schedule"] = {"name": schedule} if schedule else None
+            if state == "snapmirrored":
+                if record["state"] == "uninitialized":
+                    self._transfer(record, "initialize")
+                record["state"] = "snapmirrored"
+            elif state is not None:
+                record["state"] = state
+
+        return self._job(request, 200, apply=apply)
+
+    def _delete_relationship(self, request, uuid):
+        self._relationship(uuid)
+
+        def apply():
+            del self.relationships[uuid]  # the destination volume and its copies stay, as on ONTAP
+
+        return self._job(request, 200, apply=apply)
+
+    def _get_transfers(self, request, uuid):
+        return self._collection(copy.deepcopy(self._relationship(uuid)["transfers"]), request, "transfer")
+
+    def _post_transfer(self, request, uuid):
+        record = self._relationship(uuid)
+        if record["state"] == "uninitialized":
+            raise ApiError(400, "The relationship is not initialized.", 13303812)
+        transfer = self._transfer(record, "update")
+        return 201, {"num_records": 1, "records": [copy.deepcopy(transfer)]}
 
     # -- snapshot policies and their schedules ----------------------------------------------------
     def _add_snapshot_policy(self, name, svm, enabled, copies, comment=""):

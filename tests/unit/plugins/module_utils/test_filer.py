@@ -59,6 +59,7 @@ def test_happy_path():
         ],
         "policy_prefix": "xen_",
         "snapshot_policy": None,
+        "vault": None,
     }
 
 
@@ -330,3 +331,39 @@ def test_snapshot_policy_named_from_the_prefix_with_schedule_prefixes():
 def test_bad_snapshot_policy_is_named(policy, message):
     found = problems(defaults=dict(DEFAULTS, ontap_snapshot_policy=policy))
     assert any(p.startswith("filer_ontap_snapshot_policy") and message in p for p in found), found
+
+
+LABELLED = {"schedules": [{"schedule": "daily", "count": 7, "snapmirror_label": "daily"}]}
+
+
+def test_vault_relationships_from_the_defaults():
+    out = plan(defaults=dict(DEFAULTS, ontap_vserver="svm1", ontap_snapshot_policy=LABELLED,
+                             ontap_vault={"vserver": "svm_vault"}))
+    assert out["vault"] == {"vserver": "svm_vault", "policy": "XDPDefault", "schedule": "daily", "relationships": [
+        {"volume": "xen_data", "source_path": "svm1:xen_data", "destination_volume": "xen_data_vault",
+         "destination_path": "svm_vault:xen_data_vault"}]}
+    own = {"vserver": "b", "volumes": ["data", "image"], "suffix": "_bk", "policy": "MirrorAndVault",
+           "schedule": "weekly"}
+    both = plan(defaults=dict(DEFAULTS, ontap_vserver="svm1", ontap_vault=own))
+    paths = [r["destination_path"] for r in both["vault"]["relationships"]]
+    assert paths == ["b:xen_images_bk", "b:xen_data_bk"]
+    assert plan()["vault"] is None
+
+
+@pytest.mark.parametrize(("vault", "message"), [
+    ("svm2", "expected null or a mapping {vserver, policy, schedule, volumes, suffix}"),
+    ({}, "vserver: expected the name of the destination SVM (peered with svm1), got None"),
+    ({"vserver": "svm1"}, "vserver: the vault must be another SVM than svm1 (the source)"),
+    ({"vserver": "b", "volumes": ["data", "logs"]}, "volumes: expected a list of image and data (each once)"),
+    ({"vserver": "b", "volumes": []}, "volumes: expected a list of image and data (each once)"),
+    ({"vserver": "b", "suffix": "-vault"}, "suffix (of the destination volumes' names): expected letters, digits"),
+    ({"vserver": "b", "schedule": "every day"}, "schedule: expected letters, digits"),
+    ({"vserver": "b", "target": "x"}, "unknown key(s) target"),
+    ({"vserver": "b"}, "policy XDPDefault keeps the Snapshot copies labelled daily and weekly, but "
+                       "filer_ontap_snapshot_policy labels none of them"),
+])
+def test_bad_vault_is_named(vault, message):
+    unlabelled = {"schedules": [{"schedule": "hourly", "count": 6}]}
+    found = problems(defaults=dict(DEFAULTS, ontap_vserver="svm1", ontap_snapshot_policy=unlabelled,
+                                   ontap_vault=vault))
+    assert any(p.startswith("filer_ontap_vault") and message in p for p in found), found
