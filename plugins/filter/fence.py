@@ -1,7 +1,7 @@
 # Copyright: consolidation.xen contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters for storage fencing (roles/filer, entry point fence): unfence_problems, and for the ONTAP
-backend fence_ontap_records, fence_ontap_plan and fence_ontap_access. Thin faces over
+backend fence_ontap_records, fence_ontap_plan, fence_ontap_access and fence_ontap_confirm. Thin faces over
 module_utils/fence.py.
 
 Documentation lives beside this file, one YAML per filter (unfence_problems.yml, ...).
@@ -46,6 +46,16 @@ def fence_ontap_access(records, address, want="denied"):
     return {"problems": fence.ontap_access(records, str(address), want), "lines": fence.ontap_access_lines(records)}
 
 
+def fence_ontap_confirm(policies, check, prefix, image_policy, host, address, state="present"):
+    if state not in ("present", "absent"):
+        raise AnsibleFilterError("fence_ontap_confirm: state must be present or absent, got %r" % (state,))
+    try:
+        return fence.ontap_confirm(_plain(policies) or [], _plain(check) or [], str(prefix), str(image_policy),
+                                   str(host), str(address), state)
+    except fence.FenceError as exc:
+        raise AnsibleFilterError("fence_ontap_confirm: %s" % exc) from None
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -53,4 +63,5 @@ class FilterModule:
             "fence_ontap_records": fence_ontap_records,
             "fence_ontap_plan": fence_ontap_plan,
             "fence_ontap_access": fence_ontap_access,
+            "fence_ontap_confirm": fence_ontap_confirm,
         }

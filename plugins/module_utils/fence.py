@@ -326,6 +326,27 @@ def ontap_access(records, address, want="denied"):
             % (last.get("path"), address, access or "?", last.get("policy"), last.get("ruleidx"))]
 
 
+def ontap_confirm(policies, check, prefix, image_policy, host, address, state):
+    """Why the fence (``state`` present) or its lifting (absent) of ``host`` is not confirmed by what the SVM
+    shows now: its export policies read back and check-access's answer for the address (empty: confirmed).
+
+    present: check-access denies the address, the record is there, no rule of the image policy names the
+    address and no other rule admits it; absent: check-access grants read-write and the record is gone."""
+    after = ontap_fence(policies, prefix, image_policy, host, address, 0)
+    if state == "present":
+        problems = ontap_access(check, address, "denied")
+        if after["new"]:
+            problems.append("no fence record of %s (%s%s%s_EPOCH)" % (host, prefix, ONTAP_RECORD_INFIX, host))
+        problems.extend(after["admitting"])
+        problems.extend("export policy %s rule %d still names %s" % (image_policy, index, address)
+                        for index in after["delete"])
+        return problems
+    problems = ontap_access(check, address, "granted")
+    if not after["new"]:
+        problems.append("the fence record is still there: export policy %s" % after["record"]["policy"])
+    return problems
+
+
 def ontap_access_lines(records):
     """The check-access records as one line each, for the run's output."""
     return ["%s: %s (policy %s, rule %s)" % (r.get("path"), r.get("access"), r.get("policy"), r.get("ruleidx"))

@@ -37,3 +37,11 @@ def test_unfence_problems():
     rec = {"host": "b", "address": "10.0.0.2", "fenced_at": 100}
     assert F["unfence_problems"](rec, {"id": "x", "time": 200}, {"a": ["g1"], "b": []}) == []
     assert "has not booted since it was fenced" in F["unfence_problems"](rec, {"id": "x", "time": 50}, {})[0]
+
+
+def test_confirm_face():
+    answer = [{"path": "/xen_images", "policy": "xen_images", "ruleidx": 0, "access": "denied"}]
+    assert F["fence_ontap_confirm"](POLICIES, answer, "xen_", "xen_images", "b", "10.0.0.2") == [
+        "export policy xen_images rule 2 still names 10.0.0.2"]
+    with pytest.raises(AnsibleFilterError, match="state must be present or absent"):
+        F["fence_ontap_confirm"](POLICIES, answer, "xen_", "xen_images", "b", "10.0.0.2", "gone")

@@ -189,3 +189,18 @@ def test_ontap_check_access_judges_the_volumes_own_component():
     assert fence.ontap_access(check("denied"), "10.77.0.12", "granted") != []
     assert fence.ontap_access([], "10.77.0.12") == ["check-access returned no path for 10.77.0.12"]
     assert fence.ontap_access_lines(check("denied"))[1] == "/xen_images: denied (policy xen_images, rule 2)"
+
+
+def test_ontap_confirm_reads_the_svm_back():
+    fenced = [policy("xen_images", ["10.77.0.11/32"], ["10.77.0.13/32"]),
+              policy("xen_fenced_blade2_5", ["10.77.0.12/32"])]
+    args = ("xen_", "xen_images", "blade2", "10.77.0.12")
+    assert fence.ontap_confirm(fenced, check("denied"), *args, "present") == []
+    assert fence.ontap_confirm(POLICIES, check("read-write"), *args, "present") == [
+        "check-access /xen_images for 10.77.0.12: read-write (policy xen_images, rule 2)",
+        "no fence record of blade2 (xen_fenced_blade2_EPOCH)",
+        "export policy xen_images rule 2 still names 10.77.0.12"]
+    assert fence.ontap_confirm(POLICIES, check("read-write"), *args, "absent") == []
+    assert fence.ontap_confirm(fenced, check("denied"), *args, "absent") == [
+        "check-access /xen_images for 10.77.0.12: denied (policy xen_images, rule 2)",
+        "the fence record is still there: export policy xen_fenced_blade2_5"]
