@@ -874,6 +874,22 @@ class OntapSimulator:
     def _volume_in(self, svm, name):
         return next((v for v in self.volumes.values() if v["name"] == name and v["svm"]["name"] == svm["name"]), None)
 
+    @staticmethod
+    def _snapmirror_policy_type(name):
+        """The REST type of a built-in SnapMirror policy, or ONTAP's 404 for one that does not exist."""
+        policy = dict(SNAPMIRROR_POLICIES).get(name)
+        if policy is None:
+            raise ApiError(404, 'SnapMirror policy "%s" does not exist.' % name, 13303827, "policy.name")
+        return policy
+
+    @staticmethod
+    def _transfer_schedule(body):
+        """The body's transfer_schedule.name (None: none given or cleared), or ONTAP's 404 for a missing one."""
+        schedule = (body.get("transfer_schedule") or {}).get("name")
+        if schedule and schedule not in SCHEDULES:
+            raise ApiError(404, 'Schedule "%s" does not exist.' % schedule, 13303828, "transfer_schedule.name")
+        return schedule
+
     def _post_relationship(self, request):
         body = request["body"]
         src_svm, src_name = self._endpoint(body, "source")
@@ -891,12 +907,8 @@ class OntapSimulator:
             raise ApiError(409, 'A SnapMirror relationship with destination "%s" already exists.'
                            % body["destination"]["path"], 13303812, "destination.path")
         policy_name = (body.get("policy") or {}).get("name", "MirrorAllSnapshots")
-        policy = dict(SNAPMIRROR_POLICIES).get(policy_name)
-        if policy is None:
-            raise ApiError(404, 'SnapMirror policy "%s" does not exist.' % policy_name, 13303827, "policy.name")
-        schedule = (body.get("transfer_schedule") or {}).get("name")
-        if schedule and schedule not in SCHEDULES:
-            raise ApiError(404, 'Schedule "%s" does not exist.' % schedule, 13303828, "transfer_schedule.name")
+        policy = self._snapmirror_policy_type(policy_name)
+        schedule = self._transfer_schedule(body)
         destination = self._volume_in(dst_svm, dst_name)
         create = (body.get("create_destination") or {}).get("enabled") in (True, "true")
         if destination is not None and destination["type"] != "dp":
@@ -960,18 +972,15 @@ class OntapSimulator:
         record = self._relationship(uuid)
         body = request["body"]
         policy_name = (body.get("policy") or {}).get("name")
-        if policy_name is not None and policy_name not in dict(SNAPMIRROR_POLICIES):
-            raise ApiError(404, 'SnapMirror policy "%s" does not exist.' % policy_name, 13303827, "policy.name")
-        schedule = (body.get("transfer_schedule") or {}).get("name") if "transfer_schedule" in body else None
-        if schedule and schedule not in SCHEDULES:
-            raise ApiError(404, 'Schedule "%s" does not exist.' % schedule, 13303828, "transfer_schedule.name")
+        policy = self._snapmirror_policy_type(policy_name) if policy_name is not None else None
+        schedule = self._transfer_schedule(body)
         state = body.get("state")
         if state not in (None, "snapmirrored", "paused", "broken_off"):
             raise ApiError(400, 'Invalid value "%s" for field "state".' % state, 262179, "state")
 
         def apply():
             if policy_name is not None:
-                record["policy"] = {"name": policy_name, "type": dict(SNAPMIRROR_POLICIES)[policy_name]}
+                record["policy"] = {"name": policy_name, "type": policy}
             if "transfer_schedule" in body:
                 record["transfer_schedule"] = {"name": schedule} if schedule else None
             if state == "snapmirrored":
