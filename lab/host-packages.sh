@@ -2,7 +2,8 @@
 # lab/host-packages.sh: install, with apt-get, the host packages the lab needs, if any is missing.
 # Idempotent: a second run only checks (dpkg-query), in well under a second.
 set -euo pipefail
-pkgs=(qemu-system-x86 qemu-utils seabios ipxe-qemu debootstrap dpkg-dev cpio e2fsprogs openssh-client openipmi)
+pkgs=(qemu-system-x86 qemu-utils seabios ipxe-qemu debootstrap dpkg-dev cpio e2fsprogs openssh-client openipmi
+      rsync)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -124,9 +124,12 @@ if [ ${#running[@]} -gt 0 ]; then
   :
 elif [ "${LAB_FILER:-1}" = 1 ]; then
   overlay "$run/filer-data.qcow2" -o size="${LAB_FILER_DISK:-4G}"
+  # The second disk holds the data area's backups (filer_linux_backup in inventories/lab).
+  overlay "$run/filer-backup.qcow2" -o size="${LAB_FILER_BACKUP_DISK:-2G}"
   start filer "$filer_ip" "${LAB_FILER_MEM:-768}" 02 \
-    -smbios "type=11,value=xenlab.quotafs=/dev/vdb:/srv/nfs" \
-    -drive "file=$run/filer-data.qcow2,if=virtio,format=qcow2,cache=unsafe"
+    -smbios "type=11,value=xenlab.quotafs=/dev/vdb:/srv/nfs,value=xenlab.backupfs=/dev/vdc:/srv/backup" \
+    -drive "file=$run/filer-data.qcow2,if=virtio,format=qcow2,cache=unsafe" \
+    -drive "file=$run/filer-backup.qcow2,if=virtio,format=qcow2,cache=unsafe"
 fi
 [ ${#running[@]} -gt 0 ] || for i in $(seq 1 "$n"); do
   start "blade$i" "$(lab_ip "$i")" "${LAB_MEM:-2048}" "$(printf '%02x' $((10 + i)))"

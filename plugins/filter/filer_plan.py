@@ -1,7 +1,8 @@
 # Copyright: consolidation.xen contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters for roles/filer: filer_plan (volumes, per-guest qtrees, quotas and export policies) and,
-for the Linux backend, filer_xfs_projects and filer_xfs_limits_todo (XFS project quotas).
+for the Linux backend, filer_xfs_projects and filer_xfs_limits_todo (XFS project quotas), filer_backup_pick
+and filer_restore_changes (restore.yml).
 
 Documentation lives beside this file, one YAML per filter (filer_plan.yml, ...).
 """
@@ -55,10 +56,23 @@ def filer_xfs_limits_todo(projects, report):
                                  % exc) from None
 
 
+def filer_backup_pick(names, wanted, guest, dest):
+    try:
+        return filer.pick_backup(_plain(names), _plain(wanted), _plain(guest), _plain(dest))
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+def filer_restore_changes(lines):
+    return filer.restore_changes(_plain(lines))
+
+
 class FilterModule:
     def filters(self):
         return {
             "filer_plan": filer_plan,
             "filer_xfs_projects": filer_xfs_projects,
             "filer_xfs_limits_todo": filer_xfs_limits_todo,
+            "filer_backup_pick": filer_backup_pick,
+            "filer_restore_changes": filer_restore_changes,
         }

@@ -45,10 +45,12 @@ IFNAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$", re.ASCII)
 # A DNS name (RFC 1123 labels, '_' tolerated) for ssh destinations and BMC addresses.
 DNS_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$",
                     re.ASCII)
+# A backup's name on a Linux filer (filer.backup): its UTC start time, sortable (2026-12-06T013000Z).
+BACKUP_NAME_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{6}Z$")
 UNSAFE_RE = re.compile(r"[\"'\\\x00-\x1f\x7f]")
 
 GROUPS = {"host": "xen_hosts", "guest": "xen_guests", "filer": "filers"}
-PLAYBOOKS = ("plan", "site", "evacuate", "failover", "rebalance", "maintain", "unfence")
+PLAYBOOKS = ("plan", "site", "evacuate", "failover", "rebalance", "maintain", "unfence", "restore")
 
 
 class Var:
@@ -119,6 +121,20 @@ def _k_host(var, value, ctx):
     return value
 
 
+def _k_guest(var, value, ctx):
+    check_name(value)
+    guests = ctx.get("guests")
+    if guests is not None and value not in guests:
+        raise ValueError("%r is not a guest of group xen_guests (%s)" % (value, ", ".join(guests) or "none"))
+    return value
+
+
+def _k_backup_name(var, value, ctx):
+    if value == "latest" or (isinstance(value, str) and BACKUP_NAME_RE.match(value)):
+        return value
+    raise ValueError("expected latest or a backup's name, its UTC time such as 2026-12-06T013000Z, got %r" % (value,))
+
+
 def _k_string(var, value, ctx):
     if not isinstance(value, str):
         raise ValueError("expected a string, got %r" % (value,))
@@ -174,7 +190,8 @@ def _k_raw(var, value, ctx):
 
 _CHECKS = {
     "size": _k_size, "int": _k_int, "bool": _k_bool, "number": _k_number, "choice": _k_choice, "name": _k_name,
-    "host": _k_host, "string": _k_string, "path": _k_path, "address": _k_address, "cidr": _k_cidr,
+    "host": _k_host, "guest": _k_guest, "backup_name": _k_backup_name, "string": _k_string, "path": _k_path,
+    "address": _k_address, "cidr": _k_cidr,
     "ifname": _k_ifname, "ifnames": _k_ifnames, "destination": _k_destination, "mapping": _k_mapping,
     "raw": _k_raw,
 }
@@ -369,6 +386,11 @@ VARS = (
         keys={"filer": "root_squash"}),
     Var("filer_policy_prefix", "filer", "raw", "prefix of export policy names", default="xen_",
         keys={"filer": "policy_prefix"}),
+    Var("filer_backend", "filer", "choice", "ontap (netapp.ontap over REST) or linux (kernel nfsd on the filer)",
+        choices=("ontap", "linux"), keys={"filer": "backend"}, consumers=("restore",)),
+    Var("filer_linux_backup", "filer", "raw", "linux backend: backups of the data area to a second disk, "
+        "{dest, keep, on_calendar, own_filesystem, timer} (null: none)", keys={"filer": "linux_backup"},
+        consumers=("restore",)),
     # ---- run options (group all or -e), read as the controller sees them
     Var("xen_tolerate", "run", "int", "host failures to survive", default=1, minimum=0, maximum=64,
         keys={"engine": "tolerate"}),
@@ -411,6 +433,13 @@ VARS = (
     Var("failover_fence_timeout", "run", "int", "seconds failover.yml waits for an SSH banner from the dead host "
         "(one that sends it is alive: refused)",
         default=30, minimum=1, maximum=3600, playbooks=("failover",)),
+    Var("guest", "run", "guest", "the guest whose data area restore.yml brings back", required=("restore",),
+        playbooks=("restore",)),
+    Var("snapshot", "run", "backup_name", "the backup restore.yml restores from: latest or a backup's name (its UTC "
+        "time, as the filer's backup directory lists them)", default="latest", playbooks=("restore",)),
+    Var("restore_mode", "run", "choice", "overwrite (files from the backup replace today's, nothing is deleted), "
+        "missing (only files absent today come back) or exact (the data area becomes the backup: newer files are "
+        "deleted)", default="overwrite", choices=("overwrite", "missing", "exact"), playbooks=("restore",)),
     Var("failover_ping_retries", "run", "int", "tries (ping, or its xen_guest_check_port; 3 s apart) failover.yml "
         "waits for a restarted guest",
         default=30, minimum=0, maximum=1000, playbooks=("failover",)),

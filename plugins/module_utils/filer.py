@@ -17,7 +17,7 @@ import hashlib
 import ipaddress
 import re
 
-from ansible_collections.consolidation.xen.plugins.module_utils.contract import NAME_RE, NAME_RULE
+from ansible_collections.consolidation.xen.plugins.module_utils.contract import BACKUP_NAME_RE, NAME_RE, NAME_RULE
 from ansible_collections.consolidation.xen.plugins.module_utils.units import SizeError, parse_size_mb
 
 # Inventory variables read by the plan.
@@ -340,6 +340,103 @@ def vault(value, source_vserver, volumes, snapshots, problems, var="filer_ontap_
     return {"vserver": vserver, "policy": out["policy"], "schedule": out["schedule"], "relationships": relationships}
 
 
+# Linux backend: backups of the data area to a second disk (filer_linux_backup). rsync copies the
+# whole data directory into <dest>/<UTC time>; files unchanged since the previous backup are hard
+# links to it (--link-dest), so every backup is complete and the disk holds each version once.
+BACKUP_KEYS = ("dest", "keep", "on_calendar", "own_filesystem", "timer")
+BACKUP_DEFAULTS = {"keep": 7, "on_calendar": "daily", "own_filesystem": True, "timer": True}
+BACKUP_KEEP_MAX = 1000
+# systemd.time(7) calendar events: letters, digits and the punctuation they use; systemd-analyze
+# calendar checks the expression itself on the filer before the timer is written.
+_CALENDAR_RE = re.compile(r"^[A-Za-z0-9*][A-Za-z0-9 :*/,.~+_-]{0,127}$")
+_BACKUP_PATH_RE = re.compile(r"^(/[A-Za-z0-9_.@+-]+)+$")
+
+
+def backup(value, backend, problems, var="filer_linux_backup"):
+    """The backup settings from the role variable: None (no backups) or
+    {dest, keep, on_calendar, own_filesystem, timer}."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        problems.add(var, "expected null or a mapping {dest, keep, on_calendar, own_filesystem, timer}, got %r"
+                     % (value,))
+        return None
+    if backend is not None and backend != "linux":
+        problems.add(var, "backups of the data area are for filer_backend linux; on ONTAP (%s) use "
+                          "filer_ontap_snapshot_policy and filer_ontap_vault" % backend)
+        return None
+    unknown = sorted(str(k) for k in value if k not in BACKUP_KEYS)
+    if unknown:
+        problems.add(var, "unknown key(s) %s (known: %s)" % (", ".join(unknown), ", ".join(BACKUP_KEYS)))
+    out = dict(BACKUP_DEFAULTS, **{k: v for k, v in value.items() if k in BACKUP_KEYS and v is not None})
+    ok = not unknown
+    dest = out.get("dest")
+    if isinstance(dest, str) and len(dest) > 1:
+        dest = dest.rstrip("/") or dest
+    if not isinstance(dest, str) or not _BACKUP_PATH_RE.match(dest) or any(
+            part in (".", "..") for part in dest.split("/")):
+        problems.add(var, "dest: expected the absolute path of the backup disk's directory (letters, digits, "
+                          "'_', '.', '@', '+', '-'; not /), got %r" % (dest,))
+        ok = False
+    keep = out["keep"]
+    if isinstance(keep, str) and keep.strip().isdigit():
+        keep = int(keep.strip())
+    if isinstance(keep, bool) or not isinstance(keep, int) or not 1 <= keep <= BACKUP_KEEP_MAX:
+        problems.add(var, "keep: expected how many backups to keep, 1 to %d, got %r" % (BACKUP_KEEP_MAX, out["keep"]))
+        ok = False
+    if not isinstance(out["on_calendar"], str) or not _CALENDAR_RE.match(out["on_calendar"]):
+        problems.add(var, "on_calendar: expected a systemd calendar event (daily, hourly, *-*-* 02:30:00), got %r"
+                     % (out["on_calendar"],))
+        ok = False
+    flags = {}
+    for key in ("own_filesystem", "timer"):
+        try:
+            flags[key] = _bool(out[key])
+        except ValueError as exc:
+            problems.add(var, "%s: %s" % (key, exc))
+            ok = False
+    if not ok:
+        return None
+    return {"dest": dest, "keep": keep, "on_calendar": out["on_calendar"], **flags}
+
+
+def pick_backup(names, wanted, guest, dest):
+    """The backup to restore ``guest`` from: ``wanted`` (a backup's name, or ``latest``) among ``names``
+    (the backups in ``dest`` that hold the guest's directory). Raises ValueError naming the guest."""
+    held = sorted(n for n in names or () if isinstance(n, str) and BACKUP_NAME_RE.match(n))
+    if not held:
+        raise ValueError("guest %s: no backup in %s holds its data area yet (the timer makes them; for one now, "
+                         "run the backup script, filer_linux_backup_script, on the filer)" % (guest, dest))
+    if wanted in (None, "", "latest"):
+        return held[-1]
+    if wanted not in held:
+        raise ValueError("guest %s: snapshot %r: no such backup of its data area in %s (have: %s)"
+                         % (guest, wanted, dest, ", ".join(held[-10:])))
+    return wanted
+
+
+_ITEMIZE_RE = re.compile(r"^([<>ch.*][fdLDS.][^ ]{9}|\*deleting ) +(.*)$")
+
+
+def restore_changes(lines):
+    """What an ``rsync --itemize-changes`` restore did (or, with --dry-run, would do):
+    {restored: [files and links created or replaced], deleted: [...], directories: [created]}."""
+    out = {"restored": [], "deleted": [], "directories": []}
+    for line in lines or ():
+        match = _ITEMIZE_RE.match(str(line))
+        if not match:
+            continue
+        code, path = match.groups()
+        if code.startswith("*deleting"):
+            out["deleted"].append(path)
+        elif code[1] == "d":
+            if code[2:].startswith("+"):
+                out["directories"].append(path)
+        elif code[0] in "<>ch":
+            out["restored"].append(path.split(" -> ")[0].split(" => ")[0])
+    return out
+
+
 def filer_plan(host_names, host_vars, guest_names, guest_vars, defaults):
     """Plan the filer's volumes, qtrees, quotas and export policies.
 
@@ -354,6 +451,7 @@ def filer_plan(host_names, host_vars, guest_names, guest_vars, defaults):
     snapshots = snapshot_policy(defaults.get("ontap_snapshot_policy"), prefix, problems)
     vaulted = vault(defaults.get("ontap_vault"), defaults.get("ontap_vserver"),
                     {"image": parsed.get("image_volume"), "data": parsed.get("data_volume")}, snapshots, problems)
+    backups = backup(defaults.get("linux_backup"), defaults.get("backend"), problems)
 
     owners = {}  # ip -> ["host blade1", "guest www1", ...]
     clients = []
@@ -436,6 +534,7 @@ def filer_plan(host_names, host_vars, guest_names, guest_vars, defaults):
         "policy_prefix": prefix,
         "snapshot_policy": snapshots,
         "vault": vaulted,
+        "linux_backup": backups,
     }
 
 

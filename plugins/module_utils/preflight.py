@@ -24,8 +24,11 @@ from ansible_collections.consolidation.xen.plugins.module_utils.units import par
 SAME_ON_EVERY_DOM0 = ("guests_image_dir", "guests_default_bridge", "guests_default_disks", "guests_vnc_listen",
                       "guests_cpuid")
 LIVE_PLAYBOOKS = ("evacuate", "failover", "rebalance", "unfence")
-# They read every dom0 and plan from the whole cluster: --limit, --tags, --skip-tags, --start-at-task refused.
-WHOLE_CLUSTER_PLAYBOOKS = LIVE_PLAYBOOKS + ("maintain",)
+# They move no guest: a plan that does not hold is reported, and does not stop them.
+NO_MOVE_PLAYBOOKS = ("restore",)
+# They read every dom0 or pick their own hosts from the whole cluster: --limit, --tags, --skip-tags and
+# --start-at-task are refused.
+WHOLE_CLUSTER_PLAYBOOKS = LIVE_PLAYBOOKS + ("maintain", "restore")
 
 
 class PreflightError(ValueError):
@@ -62,7 +65,7 @@ def check(inventory, playbook="site"):
     filer_names = [str(n) for n in groups.get("filers") or []]
 
     _check_names(host_names, guest_names, filer_names, problems)
-    ctx = {"hosts": host_names}
+    ctx = {"hosts": host_names, "guests": guest_names}
     run = contract.typed_vars("run", "", inventory.get("run") or {}, problems, ctx=ctx, playbook=playbook)
     # Files the run reads on the controller (the filter says which exist): missing, the run would fail
     # half-way (maintain.yml after moving a host's guests off).
@@ -102,6 +105,8 @@ def check(inventory, playbook="site"):
     for name in filer_names:
         typed = contract.typed_vars("filer", "filer %s: " % name, all_vars.get(name) or {}, problems, ctx)
         filers[name] = _check_filer(name, typed, host_names, guest_names, all_vars, problems)
+    if playbook == "restore" and run.get("guest") is not None:
+        _check_restore(run["guest"], filers, filer_names, problems)
 
     hosts = [contract.engine_host(n, hosts_typed[n]) for n in host_names]
     guests = [contract.engine_guest(n, guests_typed[n]) for n in guest_names]
@@ -121,6 +126,9 @@ def check(inventory, playbook="site"):
             # their own result from live state; refusing them here would block the way out.
             warnings.append("the inventory's plan does not hold (%s); %s.yml goes on and proves its own moves "
                             "from live state" % ("; ".join(reasons), playbook))
+        elif playbook in NO_MOVE_PLAYBOOKS:
+            warnings.append("the inventory's plan does not hold (%s); %s.yml moves no guest and goes on"
+                            % ("; ".join(reasons), playbook))
         else:
             proof = "N-%d%s" % (run["xen_tolerate"], " and failure-domain" if plan["failover"].get("domains") else "")
             hint = ("" if plan["unplaced"] else " (-e xen_allow_degraded=true accepts a cluster that is not %s "
@@ -278,6 +286,23 @@ def _check_filer(name, typed, host_names, guest_names, all_vars, problems):
         problems.extend(p if p.startswith(("host ", "guest ", "address ", "qtree ")) else "filer %s: %s" % (name, p)
                         for p in exc.problems)
         return None
+
+
+def _check_restore(guest, filers, filer_names, problems):
+    """restore.yml: every filer holds the guest's data area in its plan and keeps backups of it."""
+    if not filer_names:
+        problems.append("guest: %s: there is no filer (group filers) to restore its data area on" % guest)
+    for name in filer_names:
+        plan = filers.get(name)
+        if plan is None:
+            continue  # its own problems are reported
+        if not any(g["guest"] == guest for g in plan["guests"]):
+            problems.append("guest: %s has no data area on filer %s (xen_guest_data unset or false, or "
+                            "xen_guest_state absent): nothing to restore" % (guest, name))
+        elif plan.get("linux_backup") is None:
+            problems.append("filer %s: filer_linux_backup: not set, so there are no backups to restore %s from "
+                            "(restore.yml restores the linux backend's backups; on ONTAP, copy from the qtree's "
+                            ".snapshot directory or the SnapMirror vault)" % (name, guest))
 
 
 def _prove(hosts, guests, run, problems):

@@ -50,6 +50,14 @@ def host(inv, name, **variables):
     return inv
 
 
+def filer(inv, **variables):
+    inv["all"]["children"]["filers"]["hosts"]["filer"].update(variables)
+    return inv
+
+
+BACKUP = {"dest": "/srv/backup"}
+
+
 def rename(inv, old, new):
     hosts = inv["all"]["children"]["xen_guests"]["hosts"]
     hosts[new] = hosts.pop(old)
@@ -214,6 +222,30 @@ CASES = [
     ("gateway-newline", "site.yml", ["--limit", "blade1"],
      lambda i: host(i, "blade1", dom0_bridge_enabled=True, dom0_bridge_address="10.0.0.2/24",
                     dom0_bridge_gateway="10.0.0.1\nup reboot"), ["host blade1: dom0_bridge_gateway"]),
+    # ---- backups and restore.yml
+    ("restore-no-guest", "restore.yml", [], lambda i: filer(i, filer_linux_backup=BACKUP),
+     ["guest: required"]),
+    ("restore-unknown-guest", "restore.yml", ["-e", "guest=g9"], lambda i: filer(i, filer_linux_backup=BACKUP),
+     ["guest: 'g9' is not a guest of group xen_guests"]),
+    ("restore-host-as-guest", "restore.yml", ["-e", "guest=blade1"], lambda i: filer(i, filer_linux_backup=BACKUP),
+     ["guest: 'blade1' is not a guest of group xen_guests"]),
+    ("restore-without-backups", "restore.yml", ["-e", "guest=g1"], None,
+     ["filer filer: filer_linux_backup: not set, so there are no backups to restore g1 from"]),
+    ("restore-guest-without-data", "restore.yml", ["-e", "guest=g3"], lambda i: filer(i, filer_linux_backup=BACKUP),
+     ["guest: g3 has no data area on filer filer"]),
+    ("restore-snapshot-path", "restore.yml", ["-e", "guest=g1", "-e", "snapshot=../../etc"],
+     lambda i: filer(i, filer_linux_backup=BACKUP), ["snapshot: expected latest or a backup's name"]),
+    ("restore-mode-delete", "restore.yml", ["-e", "guest=g1", "-e", "restore_mode=delete"],
+     lambda i: filer(i, filer_linux_backup=BACKUP), ["restore_mode: must be one of overwrite, missing, exact"]),
+    ("restore-limit", "restore.yml", ["-e", "guest=g1", "--limit", "filer"], lambda i: filer(i, filer_linux_backup=BACKUP),
+     ["takes no --limit filer"]),
+    ("backup-keep-zero", "site.yml", [], lambda i: filer(i, filer_linux_backup={"dest": "/srv/backup", "keep": 0}),
+     ["filer filer: filer_linux_backup: keep: expected how many backups to keep"]),
+    ("backup-calendar-injection", "site.yml", ["--limit", "filer"],
+     lambda i: filer(i, filer_linux_backup={"dest": "/srv/backup", "on_calendar": "daily\nExecStartPre=/bin/touch " + PWNED}),
+     ["filer filer: filer_linux_backup: on_calendar: expected a systemd calendar event"]),
+    ("backup-on-ontap", "site.yml", [], lambda i: filer(i, filer_backend="ontap", filer_linux_backup=BACKUP),
+     ["filer filer: filer_linux_backup: backups of the data area are for filer_backend linux"]),
     # ---- fencing
     ("bmc-without-password", "failover.yml", ["-e", "host=blade2"],
      lambda i: host(i, "blade2", xen_host_bmc={"address": "127.0.0.1", "user": "admin"}),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import GUESTS, _log
+from conftest import GUESTS, _log, _timed, playbook
 
 QUOTA_MB = 16
 
@@ -70,6 +70,13 @@ def _guest_export(lab, guest_ip):
     return paths[0]
 
 
+def _project_row(lab, path):
+    """The data area's project id (the role's /etc/projects) and its row of the project quota report (KiB)."""
+    projid = lab.ssh("filer", "sed -n 's#^\\([0-9]*\\):%s$#\\1#p' /etc/projects" % path).stdout.strip()
+    row = lab.ssh("filer", "xfs_quota -f -x -c 'report -p -n -N' /srv/nfs | grep '^#%s '" % projid).stdout.split()
+    return projid, row
+
+
 def test_a_guest_writing_past_its_quota_is_refused(lab):
     path = _guest_export(lab, GUESTS["g1"])
     out = lab.guest(GUESTS["g1"], (
@@ -84,9 +91,49 @@ def test_a_guest_writing_past_its_quota_is_refused(lab):
     # What the filer allocated (the apparent size may run past it: failed writes leave holes).
     blocks, unit = lab.ssh("filer", "stat -c '%%b %%B' %s/fill" % path).stdout.split()
     assert int(blocks) * int(unit) <= QUOTA_MB * 1024 * 1024, (blocks, unit)
-    projid = lab.ssh("filer", "sed -n 's#^\\([0-9]*\\):%s$#\\1#p' /etc/projects" % path).stdout.strip()
-    row = lab.ssh("filer", "xfs_quota -f -x -c 'report -p -n -N' /srv/nfs | grep '^#%s '" % projid).stdout.split()
+    row = _project_row(lab, path)[1]
     assert row[3] == str(QUOTA_MB * 1024) and QUOTA_MB * 1024 - 256 <= int(row[1]) <= int(row[3]), row  # KiB
+
+
+def test_a_deleted_file_comes_back_with_restore_yml(lab):
+    """The filer's backup (its own disk, a systemd timer), a file the guest deletes, restore.yml: the file is back
+    for the guest, in the guest's project (the quota counts it), and the exports are untouched."""
+    path = _guest_export(lab, GUESTS["g1"])
+    mount = f"mkdir -p /mnt/data && nfsmount {lab.filer_ip}:{path} /mnt/data && echo MOUNTED; "
+    # The quota test filled the area: make room, then the file the guest will lose.
+    out = lab.guest(GUESTS["g1"], mount + "rm -f /mnt/data/fill; head -c 65536 /dev/urandom > /mnt/data/keep.bin; "
+                    "sync; md5sum /mnt/data/keep.bin; umount /mnt/data")
+    assert "MOUNTED" in out, out
+    digest = re.search(r"^([0-9a-f]{32})\s", out, re.M).group(1)
+    projid, row = _project_row(lab, path)
+    used = int(row[1])
+    units = lab.ssh("filer", "systemctl is-enabled consolidation-xen-backup.timer; "
+                    "systemctl is-active consolidation-xen-backup.timer; findmnt -n -o SOURCE,FSTYPE /srv/backup; "
+                    "findmnt -n -o SOURCE /srv/nfs").stdout.split()
+    assert units == ["enabled", "active", "/dev/vdc", "ext4", "/dev/vdb"], units
+    # A backup now, as its timer starts it (a oneshot service: systemctl returns when it is done).
+    lab.ssh("filer", "systemctl start consolidation-xen-backup.service")
+    latest = lab.ssh("filer", "readlink /srv/backup/latest").stdout.strip()
+    assert re.match(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{6}Z$", latest), latest
+
+    out = lab.guest(GUESTS["g1"], mount + "rm /mnt/data/keep.bin; ls /mnt/data; umount /mnt/data")
+    assert "MOUNTED" in out and "keep.bin" not in out.split("MOUNTED", 1)[1], out
+    exports = lab.ssh("filer", "cat /etc/exports.d/*.exports; exportfs -s").stdout
+
+    result = _timed("restore.yml -e guest=g1 (a deleted file)", lambda: playbook("restore.yml", "-e", "guest=g1"))
+    said = " ".join(result.stdout.split())
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert ("g1: restored 1 file(s), 0 directory(ies) from backup %s into %s (mode overwrite, project id %s); "
+            "restored: keep.bin" % (latest, path, projid)) in said, said[-3000:]
+
+    out = lab.guest(GUESTS["g1"], mount + "md5sum /mnt/data/keep.bin; umount /mnt/data")
+    assert digest in out, out
+    # In the guest's project, so its quota counts the file again; the exports are as they were.
+    attr = lab.ssh("filer", "lsattr -p %s/keep.bin" % path).stdout.split()
+    assert attr[0] == projid, attr
+    assert int(_project_row(lab, path)[1][1]) == used
+    assert lab.ssh("filer", "cat /etc/exports.d/*.exports; exportfs -s").stdout == exports
+    _log("restore: keep.bin back from backup %s, project %s, %d KiB counted" % (latest, projid, used))
 
 
 def test_a_guest_cannot_mount_another_guests_export(lab):

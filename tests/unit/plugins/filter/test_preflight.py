@@ -252,3 +252,42 @@ def test_the_preflight_accepts_exactly_what_the_consumers_accept(guest_vars):
         accepted = False
     # Names are fixed and valid, disks are per guest: nothing here is refused by the preflight alone.
     assert accepted == consumers
+
+
+def _restore(run=None, filer=None, **guest_vars):
+    inv = base()
+    inv["vars"]["filer"] = dict({"filer_backend": "linux", "filer_linux_backup": {"dest": "/srv/backup"}},
+                                **(filer or {}))
+    inv["vars"]["g1"].update(guest_vars)
+    inv["run"] = run or {}
+    return inv
+
+
+def test_restore_takes_a_guest_with_a_data_area_and_a_filer_with_backups():
+    result = check(_restore({"guest": "g1"}), "restore")
+    assert result["run"]["guest"] == "g1" and result["run"]["snapshot"] == "latest"
+    assert result["run"]["restore_mode"] == "overwrite"
+    assert check(_restore({"guest": "g1", "snapshot": "2026-12-06T013000Z", "restore_mode": "exact"}),
+                 "restore")["run"]["snapshot"] == "2026-12-06T013000Z"
+    assert "guest: required" in refused(_restore(), "restore")[0]
+    unknown = refused(_restore({"guest": "g9"}), "restore")[0]
+    assert "guest: 'g9' is not a guest of group xen_guests (g1, g2, g3, g4)" in unknown
+    assert "guest: 'blade1' is not a guest" in refused(_restore({"guest": "blade1"}), "restore")[0]
+    assert ("guest: g2 has no data area on filer filer (xen_guest_data unset or false, or xen_guest_state absent)"
+            in refused(_restore({"guest": "g2"}), "restore")[0])
+    assert "g1 has no data area on filer filer" in refused(_restore({"guest": "g1"}, xen_guest_state="absent"),
+                                                           "restore")[0]
+    assert ("filer filer: filer_linux_backup: not set, so there are no backups to restore g1 from"
+            in refused(_restore({"guest": "g1"}, filer={"filer_linux_backup": None}), "restore")[0])
+    assert ("filer_linux_backup: backups of the data area are for filer_backend linux"
+            in " ".join(refused(_restore({"guest": "g1"}, filer={"filer_backend": "ontap"}), "restore")))
+    assert "snapshot: expected latest or a backup's name" in refused(_restore({"guest": "g1", "snapshot": "../x"}),
+                                                                     "restore")[0]
+    assert "restore_mode: must be one of overwrite, missing, exact" in refused(
+        _restore({"guest": "g1", "restore_mode": "delete"}), "restore")[0]
+    assert "takes no --limit filer" in refused(dict(_restore({"guest": "g1"}), cli={"limit": "filer"}), "restore")[0]
+    # a plan that does not hold does not stop a restore (it moves no guest)
+    inv = _restore({"guest": "g1"})
+    for g in ("g1", "g2", "g3"):
+        inv["vars"][g]["xen_guest_memory"] = "1800M"
+    assert "restore.yml moves no guest and goes on" in check(inv, "restore")["warnings"][0]

@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from ansible_collections.consolidation.xen.plugins.module_utils import filer
 from ansible_collections.consolidation.xen.plugins.module_utils.filer import (
     FilerPlanError,
     filer_plan,
@@ -60,6 +61,7 @@ def test_happy_path():
         "policy_prefix": "xen_",
         "snapshot_policy": None,
         "vault": None,
+        "linux_backup": None,
     }
 
 
@@ -367,3 +369,60 @@ def test_bad_vault_is_named(vault, message):
     found = problems(defaults=dict(DEFAULTS, ontap_vserver="svm1", ontap_snapshot_policy=unlabelled,
                                    ontap_vault=vault))
     assert any(p.startswith("filer_ontap_vault") and message in p for p in found), found
+
+
+def test_backup_settings_from_the_defaults():
+    out = plan(defaults=dict(DEFAULTS, backend="linux", linux_backup={"dest": "/srv/backup/"}))
+    assert out["linux_backup"] == {"dest": "/srv/backup", "keep": 7, "on_calendar": "daily",
+                                   "own_filesystem": True, "timer": True}
+    own = plan(defaults=dict(DEFAULTS, linux_backup={"dest": "/b", "keep": "30", "on_calendar": "*-*-* 02:30:00",
+                                                     "own_filesystem": "no", "timer": False}))
+    assert own["linux_backup"] == {"dest": "/b", "keep": 30, "on_calendar": "*-*-* 02:30:00",
+                                   "own_filesystem": False, "timer": False}
+    assert plan()["linux_backup"] is None
+
+
+@pytest.mark.parametrize(("backup", "message"), [
+    ("/srv/backup", "expected null or a mapping {dest, keep, on_calendar, own_filesystem, timer}"),
+    ({}, "dest: expected the absolute path of the backup disk's directory"),
+    ({"dest": "/"}, "dest: expected the absolute path"),
+    ({"dest": "srv/backup"}, "dest: expected the absolute path"),
+    ({"dest": "/srv/../etc"}, "dest: expected the absolute path"),
+    ({"dest": "/srv/back up"}, "dest: expected the absolute path"),
+    ({"dest": "/b", "keep": 0}, "keep: expected how many backups to keep, 1 to 1000, got 0"),
+    ({"dest": "/b", "keep": 1001}, "keep: expected how many backups to keep, 1 to 1000"),
+    ({"dest": "/b", "keep": True}, "keep: expected how many backups to keep"),
+    ({"dest": "/b", "on_calendar": "daily; rm -rf /"}, "on_calendar: expected a systemd calendar event"),
+    ({"dest": "/b", "on_calendar": "daily\nExecStart=/bin/sh"}, "on_calendar: expected a systemd calendar event"),
+    ({"dest": "/b", "timer": "maybe"}, "timer: expected true or false"),
+    ({"dest": "/b", "target": "x"}, "unknown key(s) target"),
+])
+def test_bad_backup_is_named(backup, message):
+    found = problems(defaults=dict(DEFAULTS, backend="linux", linux_backup=backup))
+    assert any(p.startswith("filer_linux_backup") and message in p for p in found), found
+
+
+def test_backups_on_an_ontap_filer_are_refused():
+    found = problems(defaults=dict(DEFAULTS, backend="ontap", linux_backup={"dest": "/b"}))
+    assert any("filer_linux_backup: backups of the data area are for filer_backend linux" in p for p in found), found
+
+
+def test_pick_backup():
+    names = ["2026-12-05T000000Z", "2026-12-06T013000Z", ".partial", "latest", "2026-12-04T235959Z"]
+    assert filer.pick_backup(names, "latest", "g1", "/b") == "2026-12-06T013000Z"
+    assert filer.pick_backup(names, None, "g1", "/b") == "2026-12-06T013000Z"
+    assert filer.pick_backup(names, "2026-12-04T235959Z", "g1", "/b") == "2026-12-04T235959Z"
+    with pytest.raises(ValueError, match=r"guest g1: snapshot '2026-12-01T000000Z': no such backup .* in /b "
+                                         r"\(have: 2026-12-04T235959Z, 2026-12-05T000000Z, 2026-12-06T013000Z\)"):
+        filer.pick_backup(names, "2026-12-01T000000Z", "g1", "/b")
+    with pytest.raises(ValueError, match="guest g1: no backup in /b holds its data area yet"):
+        filer.pick_backup([".partial"], "latest", "g1", "/b")
+
+
+def test_restore_changes_reads_rsync_itemized_lines():
+    lines = [".d..t...... ./", ">f+++++++++ keep.txt", "cd+++++++++ sub dir/", ">f.st...... sub dir/a b",
+             "*deleting   new.txt", "cL+++++++++ link -> keep.txt", "hf+++++++++ hard => keep.txt",
+             ".f...p..... mode-only", "", "sent 1,234 bytes  received 56 bytes"]
+    assert filer.restore_changes(lines) == {"restored": ["keep.txt", "sub dir/a b", "link", "hard"],
+                                            "deleted": ["new.txt"], "directories": ["sub dir/"]}
+    assert filer.restore_changes([]) == {"restored": [], "deleted": [], "directories": []}
