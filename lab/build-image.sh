@@ -115,12 +115,15 @@ GRUB
 # Run once, as PID 1, by the build's QEMU boot below: put GRUB on the disk, write grub.cfg, power off.
 cat >"$root/usr/local/sbin/xenlab-grub-setup" <<'SETUP'
 #!/bin/sh
+# PID 1 must never exit (the kernel panics, and without panic= QEMU hangs until the build's timeout):
+# PATH set for sleep, and the power-off (sysrq, asynchronous) awaited in a loop.
+PATH=/usr/sbin:/usr/bin:/sbin:/bin; export PATH
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev 2>/dev/null
 mount -o remount,rw /
 if grub-install --target=i386-pc /dev/vda && update-grub; then echo XENLAB-GRUB-OK; else echo XENLAB-GRUB-FAILED; fi
 sync; mount -o remount,ro /; sync
 echo o >/proc/sysrq-trigger
-sleep 60
+while :; do sleep 1; done
 SETUP
 chmod 755 "$root/usr/local/sbin/xenlab-grub-setup"
 : >"$root/etc/machine-id"; rm -f "$root/var/lib/dbus/machine-id"
@@ -185,7 +188,7 @@ say "installing GRUB: booting the image once (QEMU TCG)"
 timeout 300 qemu-system-x86_64 -accel tcg,thread=multi,tb-size=256 -cpu max,-smap,-smep,-pku,-la57 -machine pc \
   -m 1024 -smp 1 -nodefaults -display none -no-reboot \
   -kernel "$out.tmp/boot/vmlinuz" -initrd "$out.tmp/boot/initrd.img" \
-  -append "root=/dev/vda1 rw console=ttyS0 init=/usr/local/sbin/xenlab-grub-setup" \
+  -append "root=/dev/vda1 rw console=ttyS0 panic=1 init=/usr/local/sbin/xenlab-grub-setup" \
   -drive "file=$out.tmp/dom0.img,if=virtio,format=raw,cache=unsafe" \
   -serial "file:$out.tmp/grub-setup.serial" || true
 grep -q XENLAB-GRUB-OK "$out.tmp/grub-setup.serial" \
