@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from test_filer_linux import PLAY, PLAYBOOK, ROOT
+from test_filer_linux import PLAY, PLAYBOOK, ROOT, local_filer
 
 pytestmark = [
     pytest.mark.skipif(PLAYBOOK is None, reason="ansible-playbook not installed"),
@@ -28,22 +27,11 @@ NAME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{6}Z$")
 
 def inventory(tmp_path, **backup):
     (tmp_path / "sbin").mkdir(exist_ok=True)  # /usr/local/sbin on a filer
-    filer = {
-        "ansible_connection": "local",
-        "ansible_python_interpreter": sys.executable,
-        "filer_backend": "linux",
-        "filer_linux_root": str(tmp_path / "srv" / "nfs"),
-        "filer_linux_exports_file": str(tmp_path / "etc" / "exports.d" / "xen_xen.exports"),
-        "filer_linux_projects_file": str(tmp_path / "etc" / "projects"),
-        "filer_linux_projid_file": str(tmp_path / "etc" / "projid"),
-        "filer_linux_manage_packages": False,
-        "filer_linux_apply_quotas": False,
-        "filer_linux_reload_exports": False,
-        "filer_linux_fence_dir": str(tmp_path / "fenced"),
+    filer = dict(local_filer(tmp_path), **{
         "filer_linux_backup_script": str(tmp_path / "sbin" / "consolidation-xen-backup"),
         "filer_linux_backup": dict({"dest": str(tmp_path / "backup"), "keep": 2, "own_filesystem": False,
                                     "timer": False}, **backup),
-    }
+    })
     # Dom0s on a closed local port: restore.yml never contacts them (it works on the filer only).
     hosts = {"blade%d" % i: {"ansible_host": "127.0.0.1", "ansible_port": 1, "xen_host_memory": "4G",
                              "xen_host_cpus": 2, "xen_host_dom0_memory": "1G",

@@ -38,8 +38,9 @@ GUESTS = {
 }
 
 
-def inventory(tmp_path, guests, **filer_vars):
-    filer = {
+def local_filer(tmp_path):
+    """A linux-backend filer on this machine (connection local), every path in tmp_path, no nfsd, no quotas."""
+    return {
         "ansible_connection": "local",
         "ansible_python_interpreter": sys.executable,
         "filer_backend": "linux",
@@ -51,8 +52,11 @@ def inventory(tmp_path, guests, **filer_vars):
         "filer_linux_apply_quotas": False,
         "filer_linux_reload_exports": False,
         "filer_linux_fence_dir": str(tmp_path / "fenced"),
-        **filer_vars,
     }
+
+
+def inventory(tmp_path, guests, **filer_vars):
+    filer = dict(local_filer(tmp_path), **filer_vars)
     data = {"all": {"children": {
         "xen_hosts": {"hosts": {"blade2": {"xen_host_storage_address": "192.0.2.12"},
                                 "blade1": {"xen_host_storage_address": "192.0.2.11"}}},
