@@ -3,7 +3,8 @@
 #
 #   ruff · ansible-lint (production) · antsibull-changelog lint · ansible-builder create ·
 #   ansible-test sanity (Python 3.12, then compile+import on 3.9, the oldest target Python) ·
-#   ansible-test units (tests/unit) · pytest over tests/integration · molecule (podman) ·
+#   ansible-test units (tests/unit) · the Galaxy tarball (scripts/galaxy-check.sh) ·
+#   pytest over tests/integration · molecule (podman) ·
 #   the QEMU Xen lab: site.yml end to end and tests/lab (LAB=0 skips it)
 #
 # ansible-test refuses a symlinked collection path, so the sanity and units stages run in a copy of
@@ -185,13 +186,17 @@ banner "ansible-test units --python 3.12"
 (cd "$COPY" && ansible-test units --python 3.12 --requirements)
 done_stage
 
-# tests/unit ran in the stage before (ansible-test units runs every test under tests/unit), all but the
-# placement anchor, whose fixture (benchmarks/anchors/) the collection copy leaves out: it runs here, with
-# tests/integration. Two workers (pytest-xdist), one per core: these are ansible-playbook runs, CPU-bound,
+banner "the Galaxy tarball: built, installed with only its declared dependencies, every playbook resolved by FQCN, plan run"
+scripts/galaxy-check.sh
+done_stage
+
+# tests/unit ran in the stage before (ansible-test units runs every test under tests/unit the collection
+# ships), all but the placement anchor, whose fixture (benchmarks/anchors/) the collection copy leaves out,
+# and the ONTAP simulator's own tests (the simulator is not shipped): they run here, with tests/integration. Two workers (pytest-xdist), one per core: these are ansible-playbook runs, CPU-bound,
 # independent (each test has its own temporary files and simulator port). PYTEST_WORKERS=0: one process.
 banner "pytest tests/integration and the placement anchor (plain pytest against the .collections link; ${PYTEST_WORKERS:-2} workers)"
 PYTHONPATH=$ROOT/.collections${PYTHONPATH:+:$PYTHONPATH} python -m pytest -p no:cacheprovider -n "${PYTEST_WORKERS:-2}" \
-  tests/integration \
+  tests/integration tests/unit/test_ontap_sim.py \
   tests/unit/plugins/module_utils/test_placement.py::test_big_guests_anchor_optimum_found_and_one_less_refused
 done_stage
 
