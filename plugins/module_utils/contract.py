@@ -113,20 +113,21 @@ def _k_name(var, value, ctx):
     return check_name(value)
 
 
-def _k_host(var, value, ctx):
+def _member(scope, value, ctx):
+    """A name of the inventory group of ``scope`` (host, guest), when the preflight passed the group's names."""
     check_name(value)
-    hosts = ctx.get("hosts")
-    if hosts is not None and value not in hosts:
-        raise ValueError("%r is not a host of group xen_hosts (%s)" % (value, ", ".join(hosts) or "none"))
+    names = ctx.get(scope + "s")
+    if names is not None and value not in names:
+        raise ValueError("%r is not a %s of group %s (%s)" % (value, scope, GROUPS[scope], ", ".join(names) or "none"))
     return value
+
+
+def _k_host(var, value, ctx):
+    return _member("host", value, ctx)
 
 
 def _k_guest(var, value, ctx):
-    check_name(value)
-    guests = ctx.get("guests")
-    if guests is not None and value not in guests:
-        raise ValueError("%r is not a guest of group xen_guests (%s)" % (value, ", ".join(guests) or "none"))
-    return value
+    return _member("guest", value, ctx)
 
 
 def _k_backup_name(var, value, ctx):
