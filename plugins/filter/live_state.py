@@ -15,7 +15,7 @@ from ansible_collections.consolidation.xen.plugins.plugin_utils.plain import to_
 # The facts playbooks/tasks/read_live.yml sets on each dom0 -> live_inputs() keys.
 _FACTS = {"__evac_xen": "xen", "__evac_bridge_names": "bridges", "__evac_store_ok": "store_ok",
           "__evac_migrating": "migrating", "__evac_ssh_ok": "ssh_ok", "__evac_maintenance": "maintenance",
-          "__evac_boot": "boot"}
+          "__evac_boot": "boot", "__evac_autostart": "autostart"}
 
 
 def live_state(hostvars, host_names, guest_names, drain=None, dead=False):

@@ -50,7 +50,7 @@ BACKUP_NAME_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{6}Z$")
 UNSAFE_RE = re.compile(r"[\"'\\\x00-\x1f\x7f]")
 
 GROUPS = {"host": "xen_hosts", "guest": "xen_guests", "filer": "filers"}
-PLAYBOOKS = ("plan", "site", "evacuate", "failover", "rebalance", "maintain", "unfence", "restore")
+PLAYBOOKS = ("plan", "site", "evacuate", "failover", "rebalance", "maintain", "unfence", "restore", "verify")
 
 
 class Var:

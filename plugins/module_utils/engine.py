@@ -8,6 +8,7 @@ from ansible_collections.consolidation.xen.plugins.module_utils.capacity import 
 from ansible_collections.consolidation.xen.plugins.module_utils.evacuation import evacuation_plan as _evacuation
 from ansible_collections.consolidation.xen.plugins.module_utils.failover import DEFAULT_MAX_SCENARIOS
 from ansible_collections.consolidation.xen.plugins.module_utils.layout import Layout
+from ansible_collections.consolidation.xen.plugins.module_utils.maintenance import exposure as _exposure
 from ansible_collections.consolidation.xen.plugins.module_utils.maintenance import schedule as _schedule
 from ansible_collections.consolidation.xen.plugins.module_utils.model import (
     DEFAULT_DOMAIN_PROTECT,
@@ -18,7 +19,7 @@ from ansible_collections.consolidation.xen.plugins.module_utils.moves import reb
 from ansible_collections.consolidation.xen.plugins.module_utils.placement import place
 
 __all__ = ["ModelError", "placement", "evacuation_plan", "rebalance_plan", "capacity", "failure_table",
-           "maintenance_plan", "maintenance_lines"]
+           "maintenance_plan", "maintenance_lines", "exposure_now", "table_lines"]
 
 
 def placement(guests, hosts, tolerate=1, overhead=True, keep_current=True, strategy="spread",
@@ -66,6 +67,24 @@ def rebalance_plan(guests, hosts, current, tolerate=1, overhead=True, max_moves=
     return result
 
 
+def exposure_now(guests, hosts, current, down=(), required=1, overhead=True, max_scenarios=DEFAULT_MAX_SCENARIOS):
+    """What the cluster survives as it runs now: the guests where they run (``current``: {guest: host}), the
+    hosts in ``down`` counted as down (out for maintenance, or unread). Returns ``tolerated`` (host failures
+    survived, at most ``required``), ``required``, ``at_risk`` (guests stranded in some failure set of that size),
+    ``short_mb`` and ``method``. Raises ModelError when the hosts left cannot be modelled (a guest pinned to a
+    host that is down, say)."""
+    down = set(down)
+    # tolerate=0: the measure asks its own question (``required``), also of a cluster with fewer hosts left.
+    cluster = build_cluster([dict(g, current_host=current.get(g.get("name"))) for g in guests],
+                            [dict(h, state="down") if h.get("name") in down else h for h in hosts],
+                            tolerate=0, overhead=overhead)
+    layout = Layout(cluster)
+    for g in cluster.guests:
+        if g.current_host is not None and g.current_host not in down:
+            layout.place(g, cluster.host_by_name[g.current_host])
+    return _exposure(cluster, layout, max(required, 1), max_scenarios=max_scenarios)
+
+
 def maintenance_plan(guests, hosts, maintain, batch=1, min_tolerate=None, tolerate=1, overhead=True,
                      max_scenarios=DEFAULT_MAX_SCENARIOS, tolerate_domains=0, domain_protect=DEFAULT_DOMAIN_PROTECT,
                      current=None, strategy="spread"):
@@ -103,7 +122,7 @@ def maintenance_lines(report):
     for entry in report["ledger"]:
         rows.append((str(entry["step"]), entry["what"], "N-%d" % entry["tolerated"], ", ".join(entry["at_risk"]) or "-",
                      str(entry["short_mb"])))
-    lines.extend(_columns(rows))
+    lines.extend(table_lines(rows))
     worst = report.get("worst")
     if worst and worst["keeps"]:
         lines.append("every state survives N-%d" % worst["tolerated"])
@@ -143,7 +162,7 @@ def failure_table(report):
     for sc in failover.get("scenarios", []):
         rows.append((", ".join(sc["failed"]), str(len(sc["restarts"])), ", ".join(sc["stranded"]) or "-",
                      str(sc["short_mb"]), str(sc["short_vcpus"])))
-    lines.extend(_columns(rows))
+    lines.extend(table_lines(rows))
     if failover.get("unprotected"):
         lines.append("  not protected (movable: false, not restarted elsewhere): " + ", ".join(failover["unprotected"]))
     domains = failover.get("domains")
@@ -155,7 +174,7 @@ def failure_table(report):
         for sc in domains["scenarios"]:
             rows.append((", ".join(sc["domains"]), ", ".join(sc["failed"]), str(len(sc["restarts"])),
                          ", ".join(sc["stranded"]) or "-", ", ".join(sc["left_down"]) or "-"))
-        lines.extend(_columns(rows))
+        lines.extend(table_lines(rows))
     if report.get("not_reserved"):
         lines.append("not reserved, not restarted (xen_guest_state): " + ", ".join(
             "%s (%s)" % kv for kv in sorted(report["not_reserved"].items())))
@@ -168,9 +187,9 @@ def failure_table(report):
     return lines
 
 
-def _columns(rows):
+def table_lines(rows, indent="  "):
     """A heading row and its data rows as aligned, indented lines; nothing when there is no data row."""
     if len(rows) < 2:
         return []
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    return [indent + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from ansible_collections.consolidation.xen.plugins.module_utils import engine
 from ansible_collections.consolidation.xen.plugins.module_utils.engine import evacuation_plan
-from ansible_collections.consolidation.xen.plugins.module_utils.layout import Layout
-from ansible_collections.consolidation.xen.plugins.module_utils.maintenance import exposure, resolve_hosts
+from ansible_collections.consolidation.xen.plugins.module_utils.maintenance import resolve_hosts
 from ansible_collections.consolidation.xen.plugins.module_utils.model import (
     DEFAULT_DOMAIN_PROTECT,
     ModelError,
@@ -59,13 +58,13 @@ def _in_flight_problems(live, migrating):
     """What stops every move: a guest running twice, an xl migrate still running, a leftover of one."""
     problems = ["guest %s: runs on %s at once; stop the extra copy before anything moves" % (g, " and ".join(on))
                 for g, on in sorted(live["twice"].items())]
-    problems.extend(_migrating_problems(migrating))
+    problems.extend(migrating_problems(migrating))
     problems.extend("host %s: domain %s is left from an unfinished xl migrate; check which copy is current, destroy "
                     "the other, then re-run" % (t["host"], t["domain"]) for t in live["transient"])
     return problems
 
 
-def _migrating_problems(migrating):
+def migrating_problems(migrating):
     return ["host %s: an xl migration is still running (%s); wait for it to end, then re-run"
             % (host, "; ".join(lines)) for host, lines in sorted((migrating or {}).items()) if lines]
 
@@ -301,20 +300,22 @@ def live_inputs(dom0s, masked_guests=(), drain=None, dead=False):
     """The check modules' live-state arguments from what each dom0's read left (read_live.yml).
 
     ``dom0s``: {host: {xen (xen_host_info's ``xen`` or None when unread), bridges, store_ok, migrating,
-    ssh_ok, maintenance, boot}} in inventory order. Returns {facts, bridges, image_store, migrating, ssh_ok,
-    ssh_from, maintenance, cpuid_masked, running, boot, elsewhere}: every dom0's facts, running migrations and
-    maintenance record; the domains each dom0 that was read runs (``running``, names), its boot ({id, time}) and
-    ``elsewhere`` ({guest: the first dom0 other than ``drain`` that runs it});
-    the bridges and image store of the dom0s that were read (for a failover, not the dead host's); the ssh
+    ssh_ok, maintenance, boot, autostart}} in inventory order. Returns {facts, bridges, image_store, migrating,
+    ssh_ok, ssh_from, maintenance, cpuid_masked, running, boot, autostart, elsewhere}: every dom0's facts, running
+    migrations and maintenance record; the domains each dom0 that was read runs (``running``, names), its
+    autostart entries, its boot ({id, time}) and ``elsewhere`` ({guest: the first dom0 other than ``drain`` that
+    runs it}); the bridges and image store of the dom0s that were read (for a failover, not the dead host's); the ssh
     trust read from ``drain`` (``ssh_from``: from every host that checked it); the guests with a CPUID mask.
     """
     facts, bridges, store, migrating, records, ssh_from, running, boot = {}, {}, {}, {}, {}, {}, {}, {}
+    autostart = {}
     for host, seen in dom0s.items():
         seen = seen or {}
         facts[host] = seen.get("xen") or None
         boot[host] = seen.get("boot") or None
         if facts[host]:
             running[host] = sorted({d["name"] for d in facts[host].get("domains") or [] if d.get("name")})
+            autostart[host] = sorted(seen.get("autostart") or [])
         migrating[host] = list(seen.get("migrating") or [])
         records[host] = seen.get("maintenance") or None
         if seen.get("ssh_ok"):
@@ -325,8 +326,8 @@ def live_inputs(dom0s, masked_guests=(), drain=None, dead=False):
     ssh_ok = dict((dom0s.get(drain) or {}).get("ssh_ok") or {}) if drain is not None else {}
     return {"facts": facts, "bridges": bridges, "image_store": store, "migrating": migrating, "ssh_ok": ssh_ok,
             "ssh_from": ssh_from, "maintenance": records, "cpuid_masked": list(masked_guests), "running": running,
-            "boot": boot, "elsewhere": {g: h for h, names in reversed(list(running.items())) if h != drain
-                                        for g in names}}
+            "boot": boot, "autostart": autostart,
+            "elsewhere": {g: h for h, names in reversed(list(running.items())) if h != drain for g in names}}
 
 
 ROLL_STATES = ("pending", "out", "done")
@@ -482,13 +483,6 @@ def maintenance_check(guests, hosts, maintain, facts, maintenance=None, roll_id=
 def _exposure_now(guests, hosts, current, out, tolerate, overhead, min_tolerate):
     """What the cluster survives with the hosts ``out`` down and the guests where they run: for a refusal."""
     required = tolerate if min_tolerate is None else min_tolerate
-    cluster = build_cluster([dict(g, current_host=current.get(g.get("name"))) for g in guests],
-                            [dict(h, state="down") if h.get("name") in out else h for h in hosts],
-                            tolerate=tolerate, overhead=overhead)
-    layout = Layout(cluster)
-    for g in cluster.guests:
-        if g.current_host is not None and g.current_host not in out:
-            layout.place(g, cluster.host_by_name[g.current_host])
-    seen = exposure(cluster, layout, max(required, 1))
+    seen = engine.exposure_now(guests, hosts, current, down=out, required=required, overhead=overhead)
     return "the cluster now survives %d host failure(s) (the policy asks %d); at risk: %s (%d MiB short)" % (
         seen["tolerated"], required, ", ".join(seen["at_risk"]) or "-", seen["short_mb"])

@@ -24,11 +24,12 @@ from ansible_collections.consolidation.xen.plugins.module_utils.units import par
 SAME_ON_EVERY_DOM0 = ("guests_image_dir", "guests_default_bridge", "guests_default_disks", "guests_vnc_listen",
                       "guests_cpuid")
 LIVE_PLAYBOOKS = ("evacuate", "failover", "rebalance", "unfence")
-# They move no guest: a plan that does not hold is reported, and does not stop them.
-NO_MOVE_PLAYBOOKS = ("restore",)
+# They move no guest: a plan that does not hold is reported, and does not stop them (verify.yml reports it
+# among its findings).
+NO_MOVE_PLAYBOOKS = ("restore", "verify")
 # They read every dom0 or pick their own hosts from the whole cluster: --limit, --tags, --skip-tags and
 # --start-at-task are refused.
-WHOLE_CLUSTER_PLAYBOOKS = LIVE_PLAYBOOKS + ("maintain", "restore")
+WHOLE_CLUSTER_PLAYBOOKS = LIVE_PLAYBOOKS + ("maintain", "restore", "verify")
 
 
 class PreflightError(ValueError):

@@ -246,6 +246,11 @@ CASES = [
      ["filer filer: filer_linux_backup: on_calendar: expected a systemd calendar event"]),
     ("backup-on-ontap", "site.yml", [], lambda i: filer(i, filer_backend="ontap", filer_linux_backup=BACKUP),
      ["filer filer: filer_linux_backup: backups of the data area are for filer_backend linux"]),
+    # ---- verify.yml
+    ("verify-limit", "verify.yml", ["--limit", "blade1"], None, ["verify.yml: works on the whole cluster", "takes no --limit blade1"]),
+    ("verify-tolerate-word", "verify.yml", ["-e", "xen_tolerate=all"], None, ["xen_tolerate: expected a whole number"]),
+    ("verify-bad-guest-memory", "verify.yml", [], lambda i: guest(i, "g2", xen_guest_memory="lots"),
+     ["guest g2: xen_guest_memory"]),
     # ---- fencing
     ("bmc-without-password", "failover.yml", ["-e", "host=blade2"],
      lambda i: host(i, "blade2", xen_host_bmc={"address": "127.0.0.1", "user": "admin"}),
@@ -309,3 +314,16 @@ def test_control_a_valid_plan_contacts_nothing(wrapper, tmp_path):
     result, out, attempts = play(wrapper, tmp_path, "plan.yml", [], base())
     assert result.returncode == 0, out[-3000:]
     assert "N-1 proof: PASSED" in out and attempts == []
+
+
+def test_control_verify_passes_the_preflight_reads_every_dom0_and_reports_the_unreachable_ones_unsafe(wrapper,
+                                                                                                      tmp_path):
+    result, out, attempts = play(wrapper, tmp_path, "verify.yml", [], base())
+    assert "preflight: inventory valid (3 dom0s, 4 guests, 1 filer); N-1 proof PASSED" in out, out[-3000:]
+    assert result.returncode != 0, out[-3000:]
+    for name in ("blade1", "blade2", "blade3"):
+        assert "UNSAFE: host %s: unreachable or not running Xen: what runs there is unknown" % name in out
+    assert "UNSAFE: guest g1: runs nowhere on the dom0s that were read (blade1, blade2, blade3 unread)" in out
+    assert "the cluster is not safe" in out
+    # Read-only, to every dom0 and nothing else: each attempt is a dom0's ssh (all on 127.0.0.1 here).
+    assert attempts and all("127.0.0.1" in a for a in attempts), attempts

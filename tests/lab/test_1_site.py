@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import GUESTS, _log, _timed, playbook
+from conftest import GUESTS, _log, _timed, playbook, recap
 
 QUOTA_MB = 16
 
@@ -43,6 +43,23 @@ def test_every_guest_runs_exactly_once_on_its_planned_host(lab, tmp_path):
     for blade in lab.blades:
         links = lab.ssh(blade, "ls /etc/xen/auto").stdout.split()
         assert sorted(links) == sorted("%s.cfg" % g for g, h in plan.items() if h == blade)
+
+
+def test_verify_yml_finds_the_built_cluster_safe_and_on_its_plan(lab, tmp_path):
+    plan = lab.plan(tmp_path)
+    result = _timed("verify.yml (the cluster site.yml built)", lambda: playbook("verify.yml"))
+    out = result.stdout
+    assert result.returncode == 0, out[-4000:] + result.stderr[-2000:]
+    assert "verdict: SAFE" in out and "drift" not in out.split("TASK [Verify | The report]")[1], out[-4000:]
+    assert "live N-1 proof: PASSED (survives 1 host failure(s))" in out, out[-4000:]
+    # One row per guest: wanted running, running on its planned blade, linked there, ok.
+    for guest, host in plan.items():
+        row = r"^ +%s +running +%s +%s +%s +ok$" % (guest, host, host, host)
+        assert re.search(row, out, re.M), (guest, out[-4000:])
+    for blade in lab.blades:
+        assert re.search(r"^ +%s +yes +\d+/\d+ .* ok$" % blade, out, re.M), (blade, out[-4000:])
+    # Read-only: nothing changed on any host.
+    assert all(changed == 0 for _, changed, _, _ in recap(out).values()), out[-2000:]
 
 
 def test_every_guest_answers_on_the_network(lab):

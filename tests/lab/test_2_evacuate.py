@@ -5,7 +5,8 @@ check mode and a refusal first (nothing may move), then the evacuation of blade2
 first move and run again, with every moving guest pinged every 100 ms from the filer throughout.
 Lost pings and the downtime they imply go to .cache/lab/timings.txt (the baseline to beat). The plan
 spreads blade2's two guests over the survivors, one on blade1 and one on blade3; after it blade2 runs
-nothing (test_3_maintain.py's roll of blade2 brings them back).
+nothing (test_3_maintain.py's roll of blade2 brings them back). Last, verify.yml reads the result: blade2's
+guests away from their plan (drift, safe), then with a stray autostart link planted on blade2 (unsafe).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import signal
 import subprocess
 import time
 
-from conftest import GUESTS, INVENTORY, PLAYBOOK, ROOT, _log, playbook
+from conftest import GUESTS, INVENTORY, PLAYBOOK, ROOT, _log, _timed, playbook
 
 SURVIVORS = ["blade1", "blade3"]
 MOVE = re.compile(r"\d+\. (g\d): blade2 -> (blade\d) \(pvh, \d+ MiB\)")
@@ -194,3 +195,32 @@ def test_evacuate_interrupted_then_rerun_moves_every_guest_live_and_drains_the_h
     for blade in SURVIVORS:
         assert links(lab, blade) == sorted("%s.cfg" % g for g, b in after.items() if b == blade)
     assert "blade2 is drained" in rerun.stdout
+
+
+def test_verify_yml_reports_the_evacuation_as_drift_and_a_stray_autostart_link_as_unsafe(lab):
+    """After the evacuation blade2's guests run on the survivors, away from the plan: drift, safe (N-1 holds
+    live). A link left on blade2 for one of them would start a second copy when blade2 boots: unsafe."""
+    after = assert_each_runs_once(lab)
+    assert "blade2" not in after.values(), after
+    clean = _timed("verify.yml (blade2 evacuated)", lambda: playbook("verify.yml"))
+    assert clean.returncode == 0, clean.stdout[-4000:]
+    report = clean.stdout.split("TASK [Verify | The report]")[1]
+    assert "live N-1 proof: PASSED" in report, report[-3000:]
+    drifted = re.findall(r"^ +drift: guest (g\d): runs on (blade\d), the plan puts it on blade2: rebalance.yml moves "
+                         r"it back$", report, re.M)
+    planned_here = re.findall(r"^ +(g\d) +running +blade2 ", report, re.M)
+    assert len(planned_here) >= 2 and sorted(g for g, _ in drifted) == sorted(planned_here), report[-3000:]
+    assert all(after[g] == b for g, b in drifted), (drifted, after)
+    stray = drifted[0][0]
+    lab.ssh("blade2", "ln -s /etc/xen/%s.cfg /etc/xen/auto/%s.cfg" % (stray, stray))
+    try:
+        unsafe = playbook("verify.yml")
+    finally:
+        lab.ssh("blade2", "rm -f /etc/xen/auto/%s.cfg" % stray)
+    out = unsafe.stdout
+    assert unsafe.returncode != 0, out[-4000:]
+    assert ("UNSAFE: guest %s: autostart link on blade2, but it runs on %s: a reboot of blade2 starts a second copy"
+            % (stray, after[stray])) in out, out[-4000:]
+    assert "the cluster is not safe: 1 unsafe finding(s)" in out, out[-3000:]
+    assert links(lab, "blade2") == []
+
