@@ -80,6 +80,7 @@ await() {
 # chroot work) are built in the background while the lint, sanity and unit stages run; the stages that
 # need them wait for them. Their host packages are installed first, one apt-get at a time.
 banner "host packages; the image builds start in the background"
+scripts/browser-packages.sh  # headless Chromium: the HTML report's test (tests/integration)
 if [ "${MOLECULE:-1}" != 0 ]; then
     TOOLS_ONLY=1 scripts/build-base-image.sh
     scripts/build-base-image.sh > "$WORK/base-image.log" 2>&1 &

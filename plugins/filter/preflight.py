@@ -48,6 +48,8 @@ def read_inventory(hostvars, groups):
     # Run options that name a file on the controller: whether it is one (the preflight refuses a missing one).
     out["controller_files"] = {out["run"][v]: os.path.isfile(out["run"][v]) for v in ("maintain_tasks",)
                                if isinstance(out["run"].get(v), str)}
+    out["controller_dirs"] = {out["run"][v]: os.path.isdir(os.path.dirname(out["run"][v]) or "/")
+                              for v in ("plan_report",) if isinstance(out["run"].get(v), str)}
     args = context.CLIARGS
     out["cli"] = {"limit": args.get("subset"), "tags": list(args.get("tags") or []),
                   "skip_tags": list(args.get("skip_tags") or []), "start_at_task": args.get("start_at_task")}

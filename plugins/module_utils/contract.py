@@ -441,6 +441,9 @@ VARS = (
     Var("restore_mode", "run", "choice", "overwrite (files from the backup replace today's, nothing is deleted), "
         "missing (only files absent today come back) or exact (the data area becomes the backup: newer files are "
         "deleted)", default="overwrite", choices=("overwrite", "missing", "exact"), playbooks=("restore",)),
+    Var("plan_report", "run", "path", "where plan.yml writes its HTML report (an absolute path on the controller, in a "
+        "directory that exists; default plan-report.html in the directory ansible-playbook runs from)",
+        playbooks=("plan",)),
     Var("failover_ping_retries", "run", "int", "tries (ping, or its xen_guest_check_port; 3 s apart) failover.yml "
         "waits for a restarted guest",
         default=30, minimum=0, maximum=1000, playbooks=("failover",)),

@@ -144,8 +144,9 @@ def capacity(guests, hosts, shape, tolerate=1, overhead=True, max_scenarios=DEFA
                      limit=limit, tolerate_domains=tolerate_domains, domain_protect=domain_protect)
 
 
-def failure_table(report):
-    """Plain-text table of a placement report's failover scenarios, for people."""
+def failure_table(report, reasons=True):
+    """Plain-text table of a placement report's failover scenarios, for people; with ``reasons``, the report's
+    reasons after it (each on a ``reason:`` line)."""
     failover = report["failover"]
     lines = []
     hosts_ok = failover.get("hosts_ok", failover["ok"])
@@ -182,7 +183,7 @@ def failure_table(report):
     if b:
         lines.append("bounds: %d active host(s); at least %d needed (fluid), %d (bin-packing); %d in use"
                      % (b["active_hosts"], b["fluid_hosts"], b["binpack_hosts"], b.get("hosts_used", 0)))
-    for reason in report.get("reasons", []):
+    for reason in report.get("reasons", []) if reasons else ():
         lines.append("reason: " + reason)
     return lines
 

@@ -108,5 +108,9 @@ class Layout:
                 "vcpus_free": host.vcpu_capacity - self.used_vcpus[h],
                 "hvm_guests": self.hvm[h],
                 "guests": sorted(g.name for g in self.members[h]),
+                "max_hvm": host.max_hvm,
+                # each guest's share of this host (memory with Xen's overhead here, vCPUs, type): the report's bars
+                "guest_detail": [{"name": g.name, "memory_mb": g.footprint(host), "vcpus": g.vcpus, "type": g.type}
+                                 for g in sorted(self.members[h], key=lambda g: g.name)],
             }
         return report

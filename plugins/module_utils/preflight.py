@@ -16,6 +16,8 @@ over :func:`check`.
 
 from __future__ import annotations
 
+import posixpath
+
 from ansible_collections.consolidation.xen.plugins.module_utils import contract, engine, filer, xlcfg
 from ansible_collections.consolidation.xen.plugins.module_utils.model import ModelError
 from ansible_collections.consolidation.xen.plugins.module_utils.units import parse_whole
@@ -49,10 +51,14 @@ def check(inventory, playbook="site"):
     ``run``      {variable: value}: run options as the controller sees them (group all, -e)
     ``cli``      {limit, tags, skip_tags, start_at_task} of this run (optional)
     ``controller_files`` {path: whether it is a file on the controller} for run options naming one
+    ``controller_dirs`` {path: whether its directory exists on the controller} for run options naming a file the
+    run writes
 
     Returns the validated cluster: ``hosts`` and ``guests`` (engine mappings), ``xl_guests`` (xl
     renderer mappings), ``filers`` ({filer: plan}), ``run`` (typed run options), ``plan`` (the
-    engine's placement with its failover proof), ``table`` (the proof for people), ``warnings``.
+    engine's placement with its failover proof), ``table`` (the proof for people), ``warnings``, ``refused``
+    (plan.yml only: the reasons a failed plan is refused, which it reports before it fails; every other playbook
+    raises instead).
     Raises :class:`PreflightError` listing every problem.
     """
     if playbook not in contract.PLAYBOOKS:
@@ -74,6 +80,11 @@ def check(inventory, playbook="site"):
         path = run.get(name)
         if path and (inventory.get("controller_files") or {}).get(path) is False:
             problems.append("%s: no such file on the controller: %s" % (name, path))
+    # Files the run writes on the controller: their directory must exist (plan.yml's report).
+    for name in ("plan_report",):
+        path = run.get(name)
+        if path and (inventory.get("controller_dirs") or {}).get(path) is False:
+            problems.append("%s: no such directory on the controller: %s" % (name, posixpath.dirname(path) or "/"))
     _check_cli(playbook, inventory.get("cli") or {}, problems)
 
     hosts_typed = {}
@@ -118,6 +129,7 @@ def check(inventory, playbook="site"):
     if problems:
         raise PreflightError(_unique(problems))
     table = engine.failure_table(plan)
+    refused = []
     if not plan["ok"]:
         reasons = list(plan.get("reasons") or []) or ["the N-%d proof fails" % run["xen_tolerate"]]
         if run["xen_allow_degraded"] and not plan["unplaced"]:
@@ -134,15 +146,20 @@ def check(inventory, playbook="site"):
             proof = "N-%d%s" % (run["xen_tolerate"], " and failure-domain" if plan["failover"].get("domains") else "")
             hint = ("" if plan["unplaced"] else " (-e xen_allow_degraded=true accepts a cluster that is not %s "
                                                 "safe, loudly)" % proof)
-            raise PreflightError(["plan: %s" % r for r in reasons] + ["plan: refused%s" % hint],
-                                 report={"plan": plan, "table": table})
+            refused = ["plan: %s" % r for r in reasons] + ["plan: refused%s" % hint]
+            if playbook != "plan":
+                # the table without its reason lines: the problems list them already
+                table = engine.failure_table(plan, reasons=False)
+                raise PreflightError(refused, report={"plan": plan, "table": table})
     maintenance = None
-    if run.get("maintain") is not None:
+    # plan.yml reports a refused plan (its text and HTML report), then fails: no maintenance schedule for it
+    if run.get("maintain") is not None and not refused:
         maintenance = _maintenance(hosts, guests, run, plan)
     return {
         "ok": True, "playbook": playbook, "hosts": hosts, "guests": guests, "xl_guests": xl_guests,
         "maintenance": maintenance,
         "filers": filers, "run": run, "role": role, "plan": plan, "table": table, "warnings": warnings,
+        "refused": refused,
         "summary": _summary(host_names, guest_names, filer_names, plan, run, warnings),
     }
 

@@ -7,6 +7,7 @@ variants of it written to a temporary directory. plan.yml contacts no host.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -47,10 +48,15 @@ def test_plan_on_the_example_cluster_passes_and_prints_the_proof():
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "N-1 proof: PASSED (exact, 4 failure set(s))" in out
+    # One aligned block: the placement table (a row per host, its columns under their headings) and the verdict.
+    head = next(line for line in out.splitlines() if line.strip().startswith("host    state"))
     for host in ("blade1", "blade2", "rack1", "blade3"):
-        assert "'%s: " % host in out
+        row = next(line for line in out.splitlines() if line.strip().startswith(host + " ") and " active " in line)
+        assert row.index("active") == head.index("state") and re.search(r" \d+/15232 \(\d+%\) ", row), row
+    assert "Verdict: N-1 PASSED" in out and "HTML report: %s/plan-report.html" % ROOT in out
     assert "not protected (movable: false, not restarted elsewhere): license" in out
-    assert "more guest(s) of" in out and "changed=0" in out
+    assert "Headroom: 14 more guest(s) of 1G, 1 vCPU, pvh fit with N-1" in out
+    assert "{'" not in out  # no Python mapping printed
 
 
 def test_plan_prints_the_maintenance_ledger_and_refuses_a_roll_that_breaks_n1():
@@ -110,7 +116,12 @@ def test_bad_guest_size_names_guest_and_field(tmp_path):
 def test_tolerate_two_on_four_hosts_is_refused_with_the_shortfall():
     result = run("plan.yml", "-e", "xen_tolerate=2")
     assert result.returncode != 0
-    assert "N-2 proof: FAILED" in result.stderr
+    out = result.stdout + result.stderr
+    assert "N-2 proof: FAILED" in out and "Verdict: N-2 FAILED" in out
+    # Each reason once (in the plan's block), the refusal once at the end, no host contacted.
+    assert out.count("lower bound: these guests need at least 5 active hosts") == 1, out
+    assert "plan: refused (-e xen_allow_degraded=true accepts a cluster that is not N-2" in out
+    assert "localhost                  : ok=" in out and "blade1  " in out
 
 
 def test_the_lab_inventory_passes_the_whole_preflight():

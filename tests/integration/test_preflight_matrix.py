@@ -246,6 +246,11 @@ CASES = [
      ["filer filer: filer_linux_backup: on_calendar: expected a systemd calendar event"]),
     ("backup-on-ontap", "site.yml", [], lambda i: filer(i, filer_backend="ontap", filer_linux_backup=BACKUP),
      ["filer filer: filer_linux_backup: backups of the data area are for filer_backend linux"]),
+    # ---- plan.yml's HTML report
+    ("plan-report-relative", "plan.yml", ["-e", "plan_report=report.html"], None,
+     ["plan_report: expected an absolute path, got 'report.html'"]),
+    ("plan-report-no-directory", "plan.yml", ["-e", "plan_report=/nowhere/at/all/r.html"], None,
+     ["plan_report: no such directory on the controller: /nowhere/at/all"]),
     # ---- verify.yml
     ("verify-limit", "verify.yml", ["--limit", "blade1"], None, ["verify.yml: works on the whole cluster", "takes no --limit blade1"]),
     ("verify-tolerate-word", "verify.yml", ["-e", "xen_tolerate=all"], None, ["xen_tolerate: expected a whole number"]),

@@ -223,4 +223,3 @@ def test_verify_yml_reports_the_evacuation_as_drift_and_a_stray_autostart_link_a
             % (stray, after[stray])) in out, out[-4000:]
     assert "the cluster is not safe: 1 unsafe finding(s)" in out, out[-3000:]
     assert links(lab, "blade2") == []
-

@@ -131,6 +131,22 @@ def test_a_failed_proof_is_refused_with_the_table_and_live_playbooks_only_warn()
     assert "evacuate.yml goes on and proves its own moves" in result["warnings"][0]
     degraded = check(dict(inv, run={"xen_allow_degraded": "yes"}), "site")
     assert degraded["warnings"][0].startswith("DEGRADED CLUSTER ACCEPTED")
+    # The refusal's table leaves the reasons to the problems list: each once.
+    assert not any(line.startswith("reason: ") for line in err.value.report["table"])
+    # plan.yml reports a failed plan before it fails: the preflight hands it the refusal instead of raising.
+    planned = check(inv, "plan")
+    assert planned["refused"][-1].startswith("plan: refused (-e xen_allow_degraded=true")
+    assert planned["refused"][:-1] == ["plan: %s" % r for r in planned["plan"]["reasons"]]
+    assert check(base(), "plan")["refused"] == [] and check(inv, "verify")["refused"] == []
+
+
+def test_plan_report_must_go_to_an_existing_directory():
+    inv = dict(base(), run={"plan_report": "/nowhere/at/all/report.html"},
+               controller_dirs={"/nowhere/at/all/report.html": False})
+    assert refused(inv, "plan") == ["plan_report: no such directory on the controller: /nowhere/at/all"]
+    assert "plan_report: expected an absolute path" in refused(dict(base(), run={"plan_report": "r.html"}), "plan")[0]
+    assert check(dict(base(), run={"plan_report": "/tmp/r.html"}, controller_dirs={"/tmp/r.html": True}),
+                 "plan")["run"]["plan_report"] == "/tmp/r.html"
 
 
 def test_live_playbooks_take_their_options_typed_and_no_limit():
