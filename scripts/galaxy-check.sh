@@ -10,7 +10,9 @@
 #      directory: every playbook of the collection passes --syntax-check by its FQCN (each module it
 #      names must resolve), and consolidation.xen.plan runs on the shipped example inventory;
 #   4. control: without the dependencies, the syntax check of consolidation.xen.failover fails on
-#      community.general.ipmi_power (so step 3 can fail).
+#      community.general.ipmi_power (so step 3 can fail);
+#   5. renders the execution environment's build context (`ansible-builder create`; nothing is pulled or
+#      built) with that tarball, and checks the Containerfile installs it with the dependencies.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 say() { printf '[galaxy] %s\n' "$*"; }
@@ -83,3 +85,23 @@ if run "$work/alone" ansible-playbook -i "$inventory" --syntax-check consolidati
 fi
 grep -q "community.general.ipmi_power" "$work/alone.log" || { cat "$work/alone.log" >&2; die "control: unexpected failure"; }
 say "control: without the dependencies, consolidation.xen.failover does not resolve community.general.ipmi_power"
+
+# The execution environment, rendered as a user renders it after building the tarball into ee-collection/.
+mkdir -p "$work/ee/ee-collection"
+cp "$ROOT/execution-environment.yml" "$ROOT/ee-requirements.yml" "$ROOT/requirements.txt" "$ROOT/bindep.txt" "$work/ee/"
+cp "$tarball" "$work/ee/ee-collection/"
+(cd "$work/ee" && ansible-builder create --file execution-environment.yml --context "$work/ee-context" \
+    --output-filename Containerfile >/dev/null)
+ctx=$work/ee-context
+cmp -s "$tarball" "$ctx/_build/ee-collection/$(basename "$tarball")" || die "the EE context lacks the tarball"
+grep -qx 'ARG EE_BASE_IMAGE="docker.io/redhat/ubi9:latest"' "$ctx/Containerfile" || die "EE base image"
+copy=$(grep -n '^COPY _build /build$' "$ctx/Containerfile" | head -1 | cut -d: -f1)
+install=$(grep -n 'ansible-galaxy collection install .*-r requirements.yml' "$ctx/Containerfile" | head -1 | cut -d: -f1)
+[ -n "$copy" ] && [ -n "$install" ] && [ "$copy" -lt "$install" ] \
+    || { cat "$ctx/Containerfile" >&2; die "the Containerfile does not copy _build before the galaxy install"; }
+grep -q "name: /build/ee-collection/$(basename "$tarball")" "$ctx/_build/requirements.yml" \
+    || die "the EE's galaxy requirements do not name $(basename "$tarball")"
+grep -q '^requests' "$ctx/_build/requirements.txt" && grep -q '^pyghmi' "$ctx/_build/requirements.txt" \
+    || die "the EE's Python requirements lack requests or pyghmi"
+say "EE build context rendered: base docker.io/redhat/ubi9:latest; $(basename "$tarball") in _build/, copied to /build \
+(Containerfile line $copy) before the galaxy install of it and the dependencies (line $install); requests, pyghmi, ssh"

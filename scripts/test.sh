@@ -112,11 +112,6 @@ antsibull-changelog lint
 antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
 done_stage
 
-banner "ansible-builder create (render the EE build context only; nothing is pulled)"
-ansible-builder create --file execution-environment.yml --context "$WORK/ee-context" --output-filename Containerfile
-grep -q '^ARG EE_BASE_IMAGE=' "$WORK/ee-context/Containerfile"
-done_stage
-
 # ------------------------------------------------------------------------------------------------
 banner "copy the collection to ansible_collections/consolidation/xen for ansible-test"
 COPY=$WORK/ansible_collections/consolidation/xen
