@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The full check (`make test`, and CI through .ci/run). Stops at the first failing stage.
 #
-#   ruff · ansible-lint (production) · antsibull-changelog lint · ansible-builder create ·
+#   ruff · ansible-lint (production) · antsibull-changelog lint ·
 #   ansible-test sanity (Python 3.12, then compile+import on 3.9, the oldest target Python) ·
-#   ansible-test units (tests/unit) · the Galaxy tarball (scripts/galaxy-check.sh) ·
+#   ansible-test units (tests/unit) · the Galaxy tarball and the EE's build context (scripts/galaxy-check.sh) ·
+#   requires_ansible's oldest ansible-core (scripts/oldest-core.sh) ·
 #   pytest over tests/integration · molecule (podman) ·
 #   the QEMU Xen lab: site.yml end to end and tests/lab (LAB=0 skips it)
 #
@@ -184,6 +185,10 @@ done_stage
 
 banner "the Galaxy tarball: built, installed with only its declared dependencies, every playbook resolved by FQCN, plan run"
 scripts/galaxy-check.sh
+done_stage
+
+banner "the oldest ansible-core requires_ansible admits: plan, every playbook's syntax, sanity (scripts/oldest-core.sh)"
+scripts/oldest-core.sh
 done_stage
 
 # tests/unit ran in the stage before (ansible-test units runs every test under tests/unit the collection
