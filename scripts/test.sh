@@ -4,7 +4,7 @@
 #   ruff · ansible-lint (production) · antsibull-changelog lint ·
 #   ansible-test sanity (Python 3.12, then compile+import on 3.9, the oldest target Python) ·
 #   ansible-test units (tests/unit) · the Galaxy tarball and the EE's build context (scripts/galaxy-check.sh) ·
-#   requires_ansible's oldest ansible-core (scripts/oldest-core.sh) ·
+#   requires_ansible's oldest ansible-core (scripts/oldest-core.sh) · the documentation site (scripts/docs.sh) ·
 #   pytest over tests/integration · molecule (podman) ·
 #   the QEMU Xen lab: site.yml end to end and tests/lab (LAB=0 skips it)
 #
@@ -189,6 +189,10 @@ done_stage
 
 banner "the oldest ansible-core requires_ansible admits: plan, every playbook's syntax, sanity (scripts/oldest-core.sh)"
 scripts/oldest-core.sh
+done_stage
+
+banner "the documentation site: antsibull-docs + sphinx-build -W, a page for every module, filter and role (scripts/docs.sh)"
+scripts/docs.sh "$WORK/docs"
 done_stage
 
 # tests/unit ran in the stage before (ansible-test units runs every test under tests/unit the collection

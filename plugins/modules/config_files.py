@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: config_files
 short_description: Write a host's configuration files, directories, settings and keyed lines in one task
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Applies a whole set of configuration changes on a host in one module run, where the roles used one
     task (or one loop item) per file, directory or setting. Every task costs a Python start on the

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: nfs_fence
 short_description: Fence a dom0 off a Linux NFS filer's image store, prove it holds, and lift it
-version_added: 0.4.0
+version_added: 0.1.0
 description:
   - Runs on a Linux NFS filer (the C(linux) backend of the C(consolidation.xen.filer) role). Keeps one fence
     record per fenced dom0 in O(record_dir), a JSON file C(HOST.json) with the host, its address, when it was

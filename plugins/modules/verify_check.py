@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: verify_check
 short_description: Compare the live state of a Xen cluster with its plan and prove N-k on it as it runs now
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Reads what every dom0 runs (RV(consolidation.xen.xen_host_info#module:xen)) and its autostart links, and
     reports in one table per section, each finding once
