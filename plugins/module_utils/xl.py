@@ -22,6 +22,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import selectors
+import subprocess
+import time
 
 CAPABILITIES = "/proc/xen/capabilities"
 
@@ -349,3 +352,32 @@ def entries(directory):
         return sorted(os.listdir(directory))
     except FileNotFoundError:
         return None
+
+
+def run_timed(argv):
+    """Run ``argv`` (C locale, no stdin) and time each output line as it arrives (monotonic seconds): what
+    xl_domain needs for xl migrate's downtime, which AnsibleModule.run_command cannot give (it returns at the
+    end). Returns (rc, stdout, stderr without xl's debug lines, [(seconds, line)] of both streams)."""
+    env = dict(os.environ, LC_ALL="C", LANG="C")
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,  # pylint: disable=ansible-bad-function
+                            stderr=subprocess.PIPE, env=env)
+    pending = {proc.stdout.fileno(): b"", proc.stderr.fileno(): b""}
+    timed = []  # (arrival, fd, line)
+    with selectors.DefaultSelector() as sel:
+        for fd in pending:
+            sel.register(fd, selectors.EVENT_READ)
+        while sel.get_map():
+            for key, _events in sel.select():
+                chunk = os.read(key.fd, 65536)
+                stamp = time.monotonic()
+                if not chunk:
+                    sel.unregister(key.fd)
+                parts = re.split(rb"[\r\n]", pending[key.fd] + chunk) if chunk else [pending[key.fd], b""]
+                timed.extend((stamp, key.fd, raw.decode("utf-8", "replace")) for raw in parts[:-1] if raw)
+                pending[key.fd] = parts[-1]
+    rc = proc.wait()
+    out = "\n".join(line for _t, fd, line in timed if fd == proc.stdout.fileno())
+    err = "\n".join(line for _t, fd, line in timed if fd == proc.stderr.fileno() and ": debug: " not in line)
+    proc.stdout.close()
+    proc.stderr.close()
+    return rc, out, err, [(stamp, line) for stamp, _fd, line in timed]

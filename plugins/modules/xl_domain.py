@@ -165,8 +165,6 @@ stderr:
 import os
 import platform
 import re
-import selectors
-import subprocess
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -235,30 +233,8 @@ class XlDomain:
         """run() for xl migrate: also the monotonic time each output line arrived at, for the downtime.
         Returns (rc, stdout, stderr without xl's debug lines, [(seconds, line)])."""
         self.result["commands"].append(argv)
-        env = dict(os.environ, LC_ALL="C", LANG="C")
         # run_command returns only when the process has ended; the downtime needs each line as it arrives
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,  # pylint: disable=ansible-bad-function
-                                stderr=subprocess.PIPE, env=env)
-        pending = {proc.stdout.fileno(): b"", proc.stderr.fileno(): b""}
-        timed = []  # (arrival, fd, line)
-        with selectors.DefaultSelector() as sel:
-            for fd in pending:
-                sel.register(fd, selectors.EVENT_READ)
-            while sel.get_map():
-                for key, _events in sel.select():
-                    chunk = os.read(key.fd, 65536)
-                    stamp = time.monotonic()
-                    if not chunk:
-                        sel.unregister(key.fd)
-                    parts = re.split(rb"[\r\n]", pending[key.fd] + chunk) if chunk else [pending[key.fd], b""]
-                    timed.extend((stamp, key.fd, raw.decode("utf-8", "replace")) for raw in parts[:-1] if raw)
-                    pending[key.fd] = parts[-1]
-        rc = proc.wait()
-        out = "\n".join(line for _t, fd, line in timed if fd == proc.stdout.fileno())
-        err = "\n".join(line for _t, fd, line in timed if fd == proc.stderr.fileno() and ": debug: " not in line)
-        proc.stdout.close()
-        proc.stderr.close()
-        return rc, out, err, [(stamp, line) for stamp, _fd, line in timed]
+        return xlutil.run_timed(argv)
 
     def settle(self):
         """This guest's state here once it is no longer on its way out (shutting_down or dying), bounded."""
