@@ -31,7 +31,7 @@ def text_table(rows, columns, empty="nothing"):
         raise AnsibleFilterError("text_table: expected a list of mappings, got %r" % (rows,))
     if not rows:
         return empty
-    table = [tuple(str(h) for h, _ in columns)] + [tuple(_cell(r.get(k)) for _, k in columns) for r in rows]
+    table = [tuple(str(c[0]) for c in columns)] + [tuple(_cell(r.get(c[1])) for c in columns) for r in rows]
     return "\n".join(table_lines(table, indent=""))
 
 

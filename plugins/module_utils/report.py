@@ -150,7 +150,7 @@ def plan_html(placement, capacity=None, warnings=(), refused=(), title="consolid
     out.append('<h1>%s</h1><p><span id="verdict" class="verdict %s">N-%d %s</span> %s</p>' % (
         e(title), "passed" if ok else "failed", tol, "PASSED" if ok else "FAILED",
         e("generated %s" % generated) if generated else ""))
-    legend = "".join('<span><i style="background:%s"></i>%s</span>' % (colour, e(name)) for _, name, colour in SEGMENTS)
+    legend = "".join('<span><i style="background:%s"></i>%s</span>' % (seg[2], e(seg[1])) for seg in SEGMENTS)
     out.append('<div class="legend">%s</div>' % legend)
     out.append('<h2>Hosts</h2><section id="hosts">')
     for name, h in placement["hosts"].items():
@@ -195,6 +195,6 @@ def plan_html(placement, capacity=None, warnings=(), refused=(), title="consolid
     reasons = list(placement.get("reasons") or [])
     if reasons or refused or warnings:
         out.append('<h2>Reasons and warnings</h2><ul class="warn">%s</ul>' % "".join(
-            "<li>%s</li>" % e(r) for r in reasons + [w for w in warnings or ()]))
+            "<li>%s</li>" % e(r) for r in reasons + list(warnings or ())))
     out.append("</body></html>")
     return "\n".join(out) + "\n"

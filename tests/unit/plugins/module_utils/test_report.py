@@ -58,11 +58,11 @@ def test_the_page_draws_every_host_to_scale_and_loads_nothing():
     parser.feed(page)
     assert not parser.tags & {"script", "link", "img", "iframe"}
     assert sorted({b["host"] for b in parser.bars}) == ["h1", "h2", "h3"]
-    for bar in parser.bars:
-        assert sum(s[2] for s in bar["segs"]) == bar["whole"]
-        assert abs(sum(s[3] for s in bar["segs"]) - 100.0) < 0.01
-        guests = sorted(s[1] for s in bar["segs"] if s[0] in ("pv", "hvm"))
-        assert guests == report["hosts"][bar["host"]]["guests"]
+    for drawn in parser.bars:
+        assert sum(s[2] for s in drawn["segs"]) == drawn["whole"]
+        assert abs(sum(s[3] for s in drawn["segs"]) - 100.0) < 0.01
+        guests = sorted(s[1] for s in drawn["segs"] if s[0] in ("pv", "hvm"))
+        assert guests == report["hosts"][drawn["host"]]["guests"]
     hvm = [s for b in parser.bars if b["kind"] == "memory" for s in b["segs"] if s[0] == "hvm"]
     assert [s[1] for s in hvm] == ["g1"]
     assert 'class="verdict passed">N-1 PASSED' in page
