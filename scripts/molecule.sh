@@ -6,7 +6,7 @@
 #   scripts/molecule.sh dom0 ...   only these
 #
 # Sets up what they need first: podman (apt-get, via build-base-image.sh), the project's podman
-# settings (scripts/podman-env.sh), the base image (cached). Needs `make bootstrap` (molecule and
+# settings (scripts/podman-env.sh), the base image and the SLES-shaped image (both cached). Needs `make bootstrap` (molecule and
 # testinfra are in requirements-dev.txt) and root. Prints each scenario's time; stops at the first
 # failing scenario.
 set -euo pipefail
@@ -24,7 +24,8 @@ start=$SECONDS
 . "$ROOT/scripts/podman-env.sh"
 t=$SECONDS
 "$ROOT/scripts/build-base-image.sh"
-TIMINGS=("$(printf '%5ds  base image' $((SECONDS - t)))")
+"$ROOT/scripts/build-sles-image.sh"
+TIMINGS=("$(printf '%5ds  base and SLES images' $((SECONDS - t)))")
 
 if [ $# -gt 0 ]; then
     scenarios=("$@")

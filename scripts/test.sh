@@ -84,7 +84,8 @@ banner "host packages; the image builds start in the background"
 scripts/browser-packages.sh  # headless Chromium: the HTML report's test (tests/integration)
 if [ "${MOLECULE:-1}" != 0 ]; then
     TOOLS_ONLY=1 scripts/build-base-image.sh
-    scripts/build-base-image.sh > "$WORK/base-image.log" 2>&1 &
+    # The SLES-shaped image (molecule/dom0_sles) is made from the base image's root filesystem.
+    { scripts/build-base-image.sh && scripts/build-sles-image.sh; } > "$WORK/base-image.log" 2>&1 &
     BUILDS+=("$! base-image $WORK/base-image.log")
 fi
 if [ "${LAB:-1}" != 0 ]; then
@@ -205,7 +206,8 @@ PYTHONPATH=$ROOT/.collections${PYTHONPATH:+:$PYTHONPATH} python -m pytest -p no:
   tests/unit/plugins/module_utils/test_placement.py::test_big_guests_anchor_optimum_found_and_one_less_refused
 done_stage
 
-# Every scenario under molecule/ (dom0, guests) in podman containers from a debootstrap base image.
+# Every scenario under molecule/ (dom0, dom0_sles, guests) in podman containers from a debootstrap base
+# image and the SLES-shaped image made from it.
 # MOLECULE=0 skips it (fast local runs); CI always runs it.
 if [ "${MOLECULE:-1}" != 0 ]; then
     banner "molecule scenarios in podman (scripts/molecule.sh)"

@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The roles' read-state shell scripts, run against this machine's real dpkg, mounts and files.
 
-dom0's install and image_store's install ask dpkg (one shell command) which packages are missing
+dom0's install and image_store's install ask dpkg (one shell command; image_store asks rpm on SUSE,
+by its vars) which packages are missing
 and run the package module only for those; dom0's also stages the no-op update-grub that its apt
 run puts first on dpkg's PATH (an apt configuration read through APT_CONFIG), only when something is
 missing and never in check mode. image_store's command also says whether the store is mounted with
@@ -52,8 +53,21 @@ def test_image_store_lists_only_the_missing_packages(tmp_path):
     fstab = tmp_path / "fstab"
     fstab.write_text("")
     mount = [str(fstab), "filer:/vol/xen_images", str(tmp_path), "nfs", "rw,hard"]
-    assert run_lines(text, *mount, INSTALLED, MISSING, INSTALLED) == (0, ["missing " + MISSING])
-    assert run_lines(text, *mount, INSTALLED) == (0, [])
+    assert run_lines(text, "dpkg", *mount, INSTALLED, MISSING, INSTALLED) == (0, ["missing " + MISSING])
+    assert run_lines(text, "dpkg", *mount, INSTALLED) == (0, [])
+
+
+def test_image_store_asks_the_package_database_of_its_os_family_not_whichever_tool_is_there(tmp_path):
+    # The SUSE vars say rpm: a package dpkg knows on this Debian machine is not installed for rpm (a SLES
+    # host with dpkg on it once had its nfs-client reinstalled on every run: dpkg-query was asked).
+    text = script("image_store", "__image_store_state")
+    fstab = tmp_path / "fstab"
+    fstab.write_text("")
+    mount = [str(fstab), "filer:/vol/xen_images", str(tmp_path), "nfs", "rw,hard"]
+    assert run_lines(text, "rpm", *mount, INSTALLED) == (0, ["missing " + INSTALLED])
+    for family, query in (("Debian", "dpkg"), ("Suse", "rpm")):
+        os_vars = yaml.safe_load((ROLES / "image_store" / "vars" / (family + ".yml")).read_text())
+        assert os_vars["__image_store_package_query"] == query
 
 
 @pytest.mark.skipif(shutil.which("findmnt") is None, reason="needs findmnt")
@@ -61,7 +75,7 @@ def test_image_store_says_mounted_only_for_a_mount_point_with_the_exact_fstab_en
     text = script("image_store", "__image_store_state")
     src, fstype = root_mount()
     fstab = tmp_path / "fstab"
-    args = [str(fstab), src, "/", fstype, "rw,hard"]
+    args = ["dpkg", str(fstab), src, "/", fstype, "rw,hard"]
     cases = {
         "# comment\n%s / %s rw,hard 0 0\n" % (src, fstype): ["mounted"],
         "%s\t/\t%s\trw,hard\n" % (src, fstype): ["mounted"],  # dump and pass default to 0
@@ -76,7 +90,7 @@ def test_image_store_says_mounted_only_for_a_mount_point_with_the_exact_fstab_en
         fstab.write_text(content)
         assert run_lines(text, *args) == (0, expected), content
     fstab.write_text("%s %s %s rw,hard 0 0\n" % (src, tmp_path, fstype))
-    assert run_lines(text, str(fstab), src, str(tmp_path), fstype, "rw,hard") == (0, []), "not a mount point"
+    assert run_lines(text, "dpkg", str(fstab), src, str(tmp_path), fstype, "rw,hard") == (0, []), "not a mount point"
 
 
 def test_dom0_boot_state_reads_the_grub_config(tmp_path):

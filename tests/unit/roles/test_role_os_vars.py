@@ -2,9 +2,9 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The SLES data of each role is complete, and every public variable is documented.
 
-SLES cannot run here (molecule uses Debian containers), so what keeps the SLES path honest is that
-its vars (Suse.yml, with SLES_15.yml on top, as tasks/set_vars.yml loads them) define every internal
-key the Debian path uses, with a value of the same kind.
+The SLES path runs in molecule/dom0_sles (a SLES 15 SP5-shaped container); here, without a container,
+its vars (Suse.yml, with SLES_15.yml on top, as tasks/set_vars.yml loads them) must define every
+internal key the Debian path uses, with a value of the same kind.
 """
 
 from __future__ import annotations
