@@ -2,7 +2,8 @@
 # Build the Debian 12 (bookworm) systemd image the molecule scenarios run, with debootstrap and
 # `podman import` (there is no image registry to pull from). Idempotent and cached:
 #
-#   key    = sha256 of this script (which holds the package lists) and scripts/containers.conf
+#   key    = sha256 of this script (which holds the package lists), scripts/image-lib.sh and
+#            scripts/containers.conf
 #   image  = localhost/consolidation-xen-base:bookworm, labelled consolidation.xen.base-key=<key>
 #   cache  = .cache/base-image/rootfs-<key>.tar (gitignored): the trimmed root filesystem
 #
@@ -55,30 +56,23 @@ fi
 [ "${TOOLS_ONLY:-0}" = 1 ] && exit 0
 # shellcheck source=scripts/podman-env.sh
 . "$ROOT/scripts/podman-env.sh"
+# shellcheck source=scripts/image-lib.sh
+. "$ROOT/scripts/image-lib.sh"
 
-key=$(cat "$ROOT/scripts/build-base-image.sh" "$ROOT/scripts/containers.conf" | sha256sum | cut -c1-16)
+key=$(base_image_key "$ROOT")
 tarball=$CACHE/rootfs-$key.tar
 
 # --- cached? --------------------------------------------------------------------------------------
-if [ "${FORCE:-0}" != 1 ]; then
-    have=$(podman image inspect --format "{{ index .Labels \"$LABEL\" }}" "$IMAGE" 2>/dev/null || true)
-    if [ "$have" = "$key" ]; then
-        say "$IMAGE is up to date (key $key); nothing to do ($((SECONDS - start)) s)"
-        exit 0
-    fi
-    [ -n "$have" ] && say "$IMAGE has key $have, want $key: rebuilding"
+if [ "${FORCE:-0}" != 1 ] && image_has_key "$IMAGE" "$LABEL" "$key"; then
+    say "$IMAGE is up to date (key $key); nothing to do ($((SECONDS - start)) s)"
+    exit 0
 fi
 
 # --- root filesystem ------------------------------------------------------------------------------
 if [ "${FORCE:-0}" = 1 ] || [ ! -s "$tarball" ]; then
     mkdir -p "$CACHE"
     rootfs=$(mktemp -d "$CACHE/rootfs.XXXXXX")
-    cleanup() {
-        for m in dev/pts dev proc sys; do
-            mountpoint -q "$rootfs/$m" 2>/dev/null && umount -l "$rootfs/$m"
-        done
-        rm -rf "$rootfs"
-    }
+    cleanup() { chroot_release "$rootfs"; rm -rf "$rootfs"; }
     trap cleanup EXIT
 
     say "debootstrap $SUITE (minbase + ${#BASE_PACKAGES[@]} packages) from $MIRROR; about 2 minutes"
@@ -93,14 +87,7 @@ deb $MIRROR $SUITE main
 deb $MIRROR $SUITE-updates main
 deb $SECURITY_MIRROR $SUITE-security main
 EOF
-    # No service may start inside the chroot.
-    printf '#!/bin/sh\nexit 101\n' > "$rootfs/usr/sbin/policy-rc.d"
-    chmod 755 "$rootfs/usr/sbin/policy-rc.d"
-    mount -t proc proc "$rootfs/proc"
-    mount --bind /dev "$rootfs/dev"
-    mount --bind /dev/pts "$rootfs/dev/pts"
-    mount -t sysfs sysfs "$rootfs/sys"
-    cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
+    chroot_prepare "$rootfs"
 
     say "upgrading from $SUITE-updates and $SUITE-security; pre-downloading ${PRESEED_PACKAGES[*]}"
     t=$SECONDS
@@ -113,8 +100,7 @@ EOF
     say "  apt done ($((SECONDS - t)) s; $(find "$rootfs/var/cache/apt/archives" -name '*.deb' | wc -l) .debs pre-downloaded)"
 
     say "trimming and preparing for systemd in a container"
-    for m in dev/pts dev proc sys; do umount -l "$rootfs/$m"; done
-    rm -f "$rootfs/usr/sbin/policy-rc.d" "$rootfs/etc/resolv.conf"
+    chroot_release "$rootfs"
     # Docs, man pages and translations are never read in a test container.
     rm -rf "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* \
         "$rootfs"/usr/share/locale/* "$rootfs"/var/log/*.log "$rootfs"/var/log/apt/* \
@@ -154,11 +140,8 @@ EOF
     done
 
     t=$SECONDS
-    tar --numeric-owner --xattrs --acls -C "$rootfs" -cf "$tarball.part" .
-    mv "$tarball.part" "$tarball"
-    say "  rootfs tarball: $tarball ($(du -h "$tarball" | cut -f1), $((SECONDS - t)) s)"
-    # Older tarballs of this cache are stale by definition.
-    find "$CACHE" -maxdepth 1 -name 'rootfs-*.tar' ! -name "rootfs-$key.tar" -delete
+    size=$(save_rootfs "$rootfs" "$tarball")
+    say "  rootfs tarball: $tarball ($size, $((SECONDS - t)) s; older ones deleted)"
     trap - EXIT
     cleanup
 else
@@ -167,13 +150,5 @@ fi
 
 # --- import ---------------------------------------------------------------------------------------
 t=$SECONDS
-podman import --quiet \
-    --change 'CMD ["/sbin/init"]' \
-    --change 'ENV container=podman' \
-    --change 'STOPSIGNAL SIGRTMIN+3' \
-    --change "LABEL $LABEL=$key" \
-    --message "consolidation.xen molecule base ($SUITE, key $key)" \
-    "$tarball" "$IMAGE" >/dev/null
+import_rootfs "$tarball" "$IMAGE" "$LABEL" "$key" "consolidation.xen molecule base ($SUITE, key $key)"
 say "imported $IMAGE (key $key) in $((SECONDS - t)) s; total $((SECONDS - start)) s"
-# Untagged images left behind by earlier keys.
-podman image prune -f >/dev/null 2>&1 || true

@@ -47,27 +47,25 @@ start=$SECONDS
 [ "$(id -u)" = 0 ] || die "needs root (chroot)"
 # shellcheck source=scripts/podman-env.sh
 . "$ROOT/scripts/podman-env.sh"
+# shellcheck source=scripts/image-lib.sh
+. "$ROOT/scripts/image-lib.sh"
 
-base_key=$(cat "$ROOT/scripts/build-base-image.sh" "$ROOT/scripts/containers.conf" | sha256sum | cut -c1-16)
+base_key=$(base_image_key "$ROOT")
 base_tar=$ROOT/.cache/base-image/rootfs-$base_key.tar
 key=$( { cat "$ROOT/scripts/build-sles-image.sh"; echo "$base_key";
          find "$SRC" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum; } | sha256sum | cut -c1-16)
 tarball=$CACHE/rootfs-$key.tar
 
-if [ "${FORCE:-0}" != 1 ]; then
-    have=$(podman image inspect --format "{{ index .Labels \"$LABEL\" }}" "$IMAGE" 2>/dev/null || true)
-    if [ "$have" = "$key" ]; then
-        say "$IMAGE is up to date (key $key); nothing to do ($((SECONDS - start)) s)"
-        exit 0
-    fi
+if [ "${FORCE:-0}" != 1 ] && image_has_key "$IMAGE" "$LABEL" "$key"; then
+    say "$IMAGE is up to date (key $key); nothing to do ($((SECONDS - start)) s)"
+    exit 0
 fi
 
 if [ "${FORCE:-0}" = 1 ] || [ ! -s "$tarball" ]; then
     mkdir -p "$CACHE"
     if [ ! -s "$base_tar" ]; then
         base_image=${MOLECULE_BASE_IMAGE:-localhost/consolidation-xen-base:bookworm}
-        [ "$(podman image inspect --format "{{ index .Labels \"consolidation.xen.base-key\" }}" "$base_image" 2>/dev/null)" = "$base_key" ] \
-            || "$ROOT/scripts/build-base-image.sh"
+        image_has_key "$base_image" consolidation.xen.base-key "$base_key" || "$ROOT/scripts/build-base-image.sh"
         if [ ! -s "$base_tar" ]; then
             say "exporting the base image's root filesystem"
             mkdir -p "$(dirname "$base_tar")"
@@ -78,21 +76,10 @@ if [ "${FORCE:-0}" = 1 ] || [ ! -s "$tarball" ]; then
         fi
     fi
     rootfs=$(mktemp -d "$CACHE/rootfs.XXXXXX")
-    cleanup() {
-        for m in dev/pts dev proc sys; do
-            mountpoint -q "$rootfs/$m" 2>/dev/null && umount -l "$rootfs/$m"
-        done
-        rm -rf "$rootfs"
-    }
+    cleanup() { chroot_release "$rootfs"; rm -rf "$rootfs"; }
     trap cleanup EXIT
     tar --numeric-owner -C "$rootfs" -xf "$base_tar"
-    printf '#!/bin/sh\nexit 101\n' > "$rootfs/usr/sbin/policy-rc.d"
-    chmod 755 "$rootfs/usr/sbin/policy-rc.d"
-    mount -t proc proc "$rootfs/proc"
-    mount --bind /dev "$rootfs/dev"
-    mount --bind /dev/pts "$rootfs/dev/pts"
-    mount -t sysfs sysfs "$rootfs/sys"
-    cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
+    chroot_prepare "$rootfs"
     in_root() { chroot "$rootfs" /usr/bin/env LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"; }
 
     t=$SECONDS
@@ -189,19 +176,16 @@ EOF
     done
 
     # No apt or dpkg programs, no build leftovers.
-    for m in dev/pts dev proc sys; do umount -l "$rootfs/$m"; done
-    rm -rf "$rootfs/tmp/standin" "$rootfs"/var/cache/apt/* "$rootfs"/var/lib/apt/lists/* \
-        "$rootfs/usr/sbin/policy-rc.d" "$rootfs/etc/resolv.conf"
+    chroot_release "$rootfs"
+    rm -rf "$rootfs/tmp/standin" "$rootfs"/var/cache/apt/* "$rootfs"/var/lib/apt/lists/*
     rm -f "$rootfs"/usr/bin/apt "$rootfs"/usr/bin/apt-* "$rootfs"/usr/bin/dpkg "$rootfs"/usr/bin/dpkg-* \
         "$rootfs"/usr/sbin/dpkg-*
     # Debian's configuration directories that SLES has not (grub-common's grub.d, ifupdown hooks), so
     # that molecule/dom0_sles's check that no Debian path was written finds none by chance.
     rm -rf "$rootfs/etc/default/grub.d" "$rootfs/etc/network"
     t=$SECONDS
-    tar --numeric-owner --xattrs --acls -C "$rootfs" -cf "$tarball.part" .
-    mv "$tarball.part" "$tarball"
-    say "rootfs tarball: $tarball ($(du -h "$tarball" | cut -f1), $((SECONDS - t)) s)"
-    find "$CACHE" -maxdepth 1 -name 'rootfs-*.tar' ! -name "rootfs-$key.tar" -delete
+    size=$(save_rootfs "$rootfs" "$tarball")
+    say "rootfs tarball: $tarball ($size, $((SECONDS - t)) s)"
     trap - EXIT
     cleanup
 else
@@ -209,12 +193,5 @@ else
 fi
 
 t=$SECONDS
-podman import --quiet \
-    --change 'CMD ["/sbin/init"]' \
-    --change 'ENV container=podman' \
-    --change 'STOPSIGNAL SIGRTMIN+3' \
-    --change "LABEL $LABEL=$key" \
-    --message "consolidation.xen molecule SLES 15 SP5 stand-in (key $key)" \
-    "$tarball" "$IMAGE" >/dev/null
+import_rootfs "$tarball" "$IMAGE" "$LABEL" "$key" "consolidation.xen molecule SLES 15 SP5 stand-in (key $key)"
 say "imported $IMAGE (key $key) in $((SECONDS - t)) s; total $((SECONDS - start)) s"
-podman image prune -f >/dev/null 2>&1 || true

@@ -9,6 +9,7 @@ recomputed with the collection's code.
 from __future__ import annotations
 
 import pytest
+from dom0_checks import name, sourced
 
 DOM0S = ("dom0-a", "dom0-b")
 # xen_host_dom0_memory 1G (+ dom0_max_vcpus "2") and 1536.
@@ -18,18 +19,6 @@ XEN_CMDLINE = {
 }
 BRIDGE_ADDRESS = {"dom0-a": "192.0.2.11/24", "dom0-b": "192.0.2.12/24"}
 IMAGE_STORE = "/srv/xen/images"
-
-
-def name(host):
-    return host.backend.get_hostname()
-
-
-def sourced(host, path, names, prelude=""):
-    """Values of shell variables after sourcing ``path`` the way its reader does."""
-    script = "%s . %s >/dev/null 2>&1; printf '%%s\\n' %s" % (
-        prelude, path, " ".join('"${%s}"' % n for n in names))
-    out = host.check_output("bash -c %s", script)
-    return dict(zip(names, out.split("\n"), strict=True))
 
 
 @pytest.mark.parametrize("package", ["xen-system-amd64", "xen-hypervisor-4.17-amd64", "xen-utils-4.17",

@@ -10,6 +10,7 @@ rather than recomputed with the collection's code.
 from __future__ import annotations
 
 import pytest
+from dom0_checks import name, sourced
 
 DOM0S = ("sles-a", "sles-b")
 # xen_host_dom0_memory 2G (+ dom0_max_vcpus "2") and 1536.
@@ -31,18 +32,6 @@ DEBIAN_PATHS = [
     "/var/lib/consolidation-xen/apt-path",
     "/etc/systemd/system/xen.service.d/image-store.conf",
 ]
-
-
-def name(host):
-    return host.backend.get_hostname()
-
-
-def sourced(host, path, names, prelude=""):
-    """Values of shell variables after sourcing ``path`` the way its reader does."""
-    script = "%s . %s >/dev/null 2>&1; printf '%%s\\n' %s" % (
-        prelude, path, " ".join('"${%s}"' % n for n in names))
-    out = host.check_output("bash -c %s", script)
-    return dict(zip(names, out.split("\n"), strict=True))
 
 
 def test_the_container_is_sles_to_ansible_and_testinfra(host):
