@@ -271,6 +271,9 @@ VARS = (
         keys={"engine": "vcpu_ratio"}),
     Var("xen_host_hap", "host", "bool", "CPU has EPT/NPT; false counts shadow paging (8 MiB/GiB for HVM)",
         default=True, keys={"engine": "hap"}),
+    Var("xen_host_shadow_paging", "host", "bool", "Xen is built with shadow paging (SUSE's is, Debian 12's 4.17 "
+        "is not): with xen_host_hap false, HVM and PVH guests run only where this is true",
+        default=True, keys={"engine": "shadow_paging"}),
     Var("xen_host_xen_reserve", "host", "size", "memory the hypervisor keeps (default min(memory/16, 128 MiB))",
         unit="MiB", minimum=0, keys={"engine": "xen_reserve_mb"}),
     Var("xen_host_failure_domain", "host", "name", "what fails with this host (a blade chassis, a rack, a power "

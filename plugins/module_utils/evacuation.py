@@ -16,7 +16,7 @@ def with_host_states(cluster, states):
     hosts = []
     for h in cluster.hosts:
         hosts.append(Host(h.name, h.memory_mb, h.cpus, h.dom0_memory_mb, h.xen_reserve_mb, states.get(h.name, h.state),
-                          h.max_hvm, h.vcpu_ratio, h.hap, h.index, h.domain))
+                          h.max_hvm, h.vcpu_ratio, h.hap, h.index, h.domain, h.shadow))
     return cluster.with_hosts(hosts)
 
 

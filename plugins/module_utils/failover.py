@@ -168,7 +168,8 @@ def _exhaustive(items, survivors, overlay, budget):
             if not overlay.fits(guest, host):
                 continue
             # Survivors in the same residual state are interchangeable for this guest.
-            state = (overlay.free_mb(host), overlay.free_vcpus(host), host.hap, host.cpus, host.max_hvm,
+            state = (overlay.free_mb(host), overlay.free_vcpus(host), host.hap, host.hvm_capable, host.cpus,
+                     host.max_hvm,
                      overlay.layout.hvm[host.index] + overlay.hvm.get(host.index, 0),
                      frozenset(overlay.layout.groups[host.index] | overlay.groups.get(host.index, set())))
             if state in seen_states:
@@ -368,8 +369,9 @@ def _bound_check(cluster, layout, k):
     "slack" is what it can absorb before that stops. Greedy restarting can only strand a guest
     once every survivor allowed to take it has used up its slack. The demand is at most the sum of
     the ``k`` largest host loads. Survivors allowed to take a guest are all but the ``k`` failed,
-    those too small in pCPUs, those with max_hvm 0, those already at their HVM cap and those
-    holding a member of its anti-affinity group, each counted at its worst. With slack normalised
+    those too small in pCPUs, those that cannot run HVM or PVH guests (when one moves), those with
+    max_hvm 0, those already at their HVM cap and those holding a member of its anti-affinity group,
+    each counted at its worst. With slack normalised
     per resource, the condition is: the sum of the smallest ``allowed`` normalised slacks >= 2
     (one unit for memory exhaustion, one for vCPU exhaustion).
     """
@@ -385,6 +387,8 @@ def _bound_check(cluster, layout, k):
     demand_mb = sum(loads_mb[:k])
     demand_v = sum(loads_v[:k])
     blocked = sum(1 for h in active if h.cpus < s_v)
+    if any(g.type != "pv" for g in movable):
+        blocked += sum(1 for h in active if not h.hvm_capable and h.cpus >= s_v)
     hvm = [g for g in movable if g.is_hvm]
     capped = [h for h in active if h.max_hvm is not None]
     if hvm and capped:

@@ -12,11 +12,13 @@ The constraints, checked in this order (the first one broken is the one reported
 1. the host is active;
 2. the guest's pin, if any, names this host (unless ``ignore_pin``: restarts and moves that follow
    a plan already chosen with the pin);
-3. memory: the guest's footprint on this host (with Xen overhead, HAP or shadow) <= capacity - used;
-4. the guest has no more vCPUs than the host has pCPUs;
-5. vCPUs: the guest's vCPUs <= ``cpus * vcpu_ratio`` - used;
-6. ``max_hvm``: an HVM guest only while the host runs fewer than ``max_hvm`` HVM guests;
-7. anti-affinity: no other member of the guest's group on the host.
+3. paging: an HVM or PVH guest only on a host that can run one (``hvm_capable``: HAP, or a Xen
+   with shadow paging);
+4. memory: the guest's footprint on this host (with Xen overhead, HAP or shadow) <= capacity - used;
+5. the guest has no more vCPUs than the host has pCPUs;
+6. vCPUs: the guest's vCPUs <= ``cpus * vcpu_ratio`` - used;
+7. ``max_hvm``: an HVM guest only while the host runs fewer than ``max_hvm`` HVM guests;
+8. anti-affinity: no other member of the guest's group on the host.
 
 Pure Python, no Ansible import, Python 3.9 syntax: this also runs on managed hosts.
 """
@@ -26,12 +28,13 @@ from __future__ import annotations
 # Failure modes (Ganeti's FailMode), returned by :func:`fail_mode`.
 FAIL_STATE = "state"
 FAIL_PIN = "pin"
+FAIL_PAGING = "paging"
 FAIL_MEMORY = "memory"
 FAIL_PCPUS = "pcpus"
 FAIL_VCPUS = "vcpus"
 FAIL_HVM = "max_hvm"
 FAIL_GROUP = "anti_affinity"
-FAIL_MODES = (FAIL_STATE, FAIL_PIN, FAIL_MEMORY, FAIL_PCPUS, FAIL_VCPUS, FAIL_HVM, FAIL_GROUP)
+FAIL_MODES = (FAIL_STATE, FAIL_PIN, FAIL_PAGING, FAIL_MEMORY, FAIL_PCPUS, FAIL_VCPUS, FAIL_HVM, FAIL_GROUP)
 
 
 def fail_mode(guest, host, used_mb, used_vcpus, hvm_count, groups=(), more_groups=(), ignore_pin=False):
@@ -48,6 +51,8 @@ def fail_mode(guest, host, used_mb, used_vcpus, hvm_count, groups=(), more_group
         return FAIL_STATE
     if not ignore_pin and guest.pin is not None and guest.pin != host.name:
         return FAIL_PIN
+    if not host.hvm_capable and guest.type != "pv":
+        return FAIL_PAGING
     if (guest._fp_hap if host.hap else guest._fp_shadow) > host.capacity_mb - used_mb:
         return FAIL_MEMORY
     vcpus = guest.vcpus
@@ -86,6 +91,10 @@ def describe(mode, guest, host, used_mb, used_vcpus, hvm_count):
         return "guest %s: host %s is %s, not active" % (g, h, host.state)
     if mode == FAIL_PIN:
         return "guest %s is pinned to %s, not %s" % (g, guest.pin, h)
+    if mode == FAIL_PAGING:
+        return ("guest %s is %s, and host %s cannot run %s guests: no hardware-assisted paging (xen_host_hap "
+                "false) and a Xen without shadow paging (xen_host_shadow_paging false)"
+                % (g, guest.type.upper(), h, guest.type.upper()))
     if mode == FAIL_MEMORY:
         need = guest.footprint(host)
         free = host.capacity_mb - used_mb

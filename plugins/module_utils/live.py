@@ -179,7 +179,9 @@ def _live_type(move, facts, guests):
 def move_problems(moves, facts, cpuid_masked=None, bridges=None, guest_bridges=None, image_store=None, ssh_ok=None,
                   dead=False):
     """What stops each of ``moves`` ([{guest, from, to, memory_mb, type}], in order) before the first runs:
-    PV without shadow paging at either end, CPU features the target lacks (no common CPUID mask), a bridge
+    PV without shadow paging at either end, an HVM or PVH guest onto a Xen that cannot run one (no HAP,
+    no shadow paging), an HVM guest onto a host without QEMU's device model, CPU features the target
+    lacks (no common CPUID mask), a bridge
     missing on the target, the target's image store not mounted, no root ssh trust from the source to the
     target (``ssh_ok``: {source: {target: bool}}), and more memory moving to a host than it has free.
     ``dead``: restarts, not migrations (no PV, CPU or ssh check). Readings that are None were not checked."""
@@ -199,6 +201,12 @@ def move_problems(moves, facts, cpuid_masked=None, bridges=None, guest_bridges=N
                         "live-migrated (it would fail to enable log-dirty); shut it down and start it on %s, "
                         "or make it PVH/HVM" % (g, host, " ".join(xen.get("virt_caps") or []) or "unknown", to))
                     break
+        if gtype in ("hvm", "pvh") and tgt.get("hvm_capable") is False:
+            problems.append("guest %s: %s, and Xen on %s cannot run %s guests (virt_caps: %s: no hap, no shadow)"
+                            % (g, gtype.upper(), to, gtype.upper(), " ".join(tgt.get("virt_caps") or []) or "unknown"))
+        if gtype == "hvm" and "device_model" in tgt and not tgt["device_model"]:
+            problems.append("guest %s: HVM, and %s has no QEMU device model (Debian: qemu-system-xen; SUSE: "
+                            "qemu-x86), so it cannot run there; run the dom0 role" % (g, to))
         if g not in masked and not dom.get("cpuid_masked") and not dead:
             cover = _caps_cover(tgt.get("hw_caps"), src.get("hw_caps"))
             if cover is False:

@@ -116,13 +116,17 @@ class Guest:
 
 
 class Host:
-    """One dom0 host. ``capacity_mb`` is what guests may use: physical - dom0 - hypervisor reserve."""
+    """One dom0 host. ``capacity_mb`` is what guests may use: physical - dom0 - hypervisor reserve.
+
+    ``hvm_capable``: HVM and PVH guests run here, which needs hardware-assisted paging (``hap``: the CPU
+    has EPT/NPT) or a Xen built with shadow paging (``shadow``: SUSE's is, Debian 12's 4.17 is not).
+    """
 
     __slots__ = ("name", "memory_mb", "cpus", "dom0_memory_mb", "xen_reserve_mb", "state", "max_hvm",
-                 "vcpu_ratio", "hap", "index", "capacity_mb", "vcpu_capacity", "domain")
+                 "vcpu_ratio", "hap", "shadow", "hvm_capable", "index", "capacity_mb", "vcpu_capacity", "domain")
 
     def __init__(self, name, memory_mb, cpus, dom0_memory_mb, xen_reserve_mb, state, max_hvm, vcpu_ratio, hap,
-                 index, domain=None):
+                 index, domain=None, shadow=True):
         self.name = name
         self.domain = domain or name
         self.memory_mb = memory_mb
@@ -133,6 +137,8 @@ class Host:
         self.max_hvm = max_hvm
         self.vcpu_ratio = vcpu_ratio
         self.hap = hap
+        self.shadow = shadow
+        self.hvm_capable = bool(hap or shadow)
         self.index = index
         self.capacity_mb = memory_mb - dom0_memory_mb - xen_reserve_mb
         self.vcpu_capacity = int(cpus * vcpu_ratio + 1e-9)
@@ -252,6 +258,10 @@ def _parse_host(raw, index, errors):
         hap = _as_bool(raw.get("hap"), True)
     except ValueError:
         errors.append("%s: hap: must be a boolean, got %r" % (where, raw.get("hap")))
+    try:
+        shadow = _as_bool(raw.get("shadow_paging"), True)
+    except ValueError:
+        errors.append("%s: shadow_paging: must be a boolean, got %r" % (where, raw.get("shadow_paging")))
     domain = raw.get("domain") or None
     if domain is not None and not isinstance(domain, str):
         errors.append("%s: domain: must be a failure domain name, got %r" % (where, domain))
@@ -266,7 +276,7 @@ def _parse_host(raw, index, errors):
         errors.append("%s: dom0_memory_mb: %d MiB dom0 reserve + %d MiB hypervisor reserve leaves nothing of "
                       "memory_mb %d MiB for guests" % (where, dom0_mb, reserve, memory_mb))
         return None
-    return Host(name, memory_mb, cpus, dom0_mb, reserve, state, max_hvm, ratio, hap, index, domain)
+    return Host(name, memory_mb, cpus, dom0_mb, reserve, state, max_hvm, ratio, hap, index, domain, shadow)
 
 
 def _parse_guest(raw, index, errors, overhead):

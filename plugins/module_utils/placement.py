@@ -322,7 +322,7 @@ def exhaustive(cluster, tolerate, max_scenarios, budget=SEARCH_BUDGET, frozen=()
             nodes[0] += 1
             if not layout.can_place(guest, host):
                 continue
-            state = (host.capacity_mb, host.vcpu_capacity, host.cpus, host.hap, host.max_hvm,
+            state = (host.capacity_mb, host.vcpu_capacity, host.cpus, host.hap, host.hvm_capable, host.max_hvm,
                      layout.used_mb[host.index], layout.used_vcpus[host.index], layout.hvm[host.index],
                      frozenset(layout.groups[host.index]),
                      tuple(sorted(g.name for g in layout.members[host.index] if g.pin is not None)),

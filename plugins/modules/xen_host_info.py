@@ -15,6 +15,9 @@ description:
   - RV(xen.can_live_migrate_pv) is true only when Xen reports C(shadow) in C(virt_caps). Debian's Xen 4.17
     is built without shadow paging, so PV guests cannot be live-migrated there (PVH and HVM guests use
     HAP and can).
+  - RV(xen.hvm_capable) says whether HVM and PVH guests can run (C(hvm) and C(hap) or C(shadow) in
+    C(virt_caps)); RV(xen.device_model) is the QEMU device model HVM guests need, where the platform
+    installs it (Debian's C(qemu-system-xen), SUSE's or upstream's path), or null.
   - Also returns, in RV(live), what a live migration onto or off this host depends on - its bridges, the
     filesystem mounted at each of O(mount_points) (the shared image store), the entries of O(autostart_dir),
     any C(xl migrate) (or C(consolidation.xen.xl_domain) job) still running, and this boot's id and start
@@ -120,6 +123,13 @@ xen:
     can_live_migrate_pv:
       description: Whether PV guests can be live-migrated (C(shadow) in RV(xen.virt_caps)).
       type: bool
+    hvm_capable:
+      description: Whether HVM and PVH guests can run (C(hvm), and C(hap) or C(shadow), in RV(xen.virt_caps)).
+      type: bool
+    device_model:
+      description: The QEMU device model HVM guests need, or null when none is installed.
+      type: str
+      sample: /usr/libexec/xen-qemu-system-i386
     dom0:
       description: Domain-0 (keys as in RV(xen.domains)).
       type: dict
@@ -194,6 +204,9 @@ BOOT_ID = "/proc/sys/kernel/random/boot_id"
 PROC_STAT = "/proc/stat"
 # where every playbook looks when the inventory does not say: the contract's default of xen_maintenance_file
 MAINTENANCE_FILE = BY_NAME["xen_maintenance_file"].default
+# Where libxl finds QEMU for HVM guests: Debian's qemu-system-xen, upstream's default libexec path, SUSE's
+# system QEMU (qemu-x86, which its xen-tools requires).
+DEVICE_MODELS = ("/usr/libexec/xen-qemu-system-i386", "/usr/lib/xen/bin/qemu-system-i386", "/usr/bin/qemu-system-i386")
 
 
 def _run(module, host, argv):
@@ -240,6 +253,8 @@ def main():
         xen_commandline=info.get("xen_commandline"),
         scheduler=info.get("xen_scheduler"),
         can_live_migrate_pv="shadow" in virt_caps,
+        hvm_capable="hvm" in virt_caps and ("hap" in virt_caps or "shadow" in virt_caps),
+        device_model=next((p for p in DEVICE_MODELS if os.access(p, os.X_OK)), None),
         dom0=dom0[0] if dom0 else None,
         domains=[d for d in doms if d["domid"] != 0],
         info=info,

@@ -50,6 +50,13 @@ def host(inv, name, **variables):
     return inv
 
 
+def no_paging(inv):
+    """Every dom0 without HAP and with a Xen built without shadow paging: no PVH guest can run anywhere."""
+    for name in ("blade1", "blade2", "blade3"):
+        host(inv, name, xen_host_hap=False, xen_host_shadow_paging=False)
+    return inv
+
+
 def filer(inv, **variables):
     inv["all"]["children"]["filers"]["hosts"]["filer"].update(variables)
     return inv
@@ -169,6 +176,10 @@ CASES = [
     ("vcpus-word", "site.yml", [], lambda i: guest(i, "g1", xen_guest_vcpus="two"), ["guest g1: xen_guest_vcpus"]),
     ("host-cpus-zero", "site.yml", [], lambda i: host(i, "blade1", xen_host_cpus=0), ["host blade1: xen_host_cpus: must be >= 1"]),
     ("host-state-bogus", "site.yml", [], lambda i: host(i, "blade1", xen_host_state="bogus"), ["host blade1: xen_host_state"]),
+    ("host-shadow-paging-maybe", "site.yml", [], lambda i: host(i, "blade3", xen_host_shadow_paging="maybe"),
+     ["host blade3: xen_host_shadow_paging"]),
+    ("no-paging-for-pvh", "site.yml", ["--limit", "blade1"], no_paging,
+     ["guest g1 is PVH, and host blade1 cannot run PVH guests: no hardware-assisted paging"]),
     ("priority-bogus", "site.yml", [], lambda i: guest(i, "g1", xen_guest_priority="urgent"),
      ["guest g1: xen_guest_priority: must be one of high, normal, low, got 'urgent'"]),
     ("state-bogus", "failover.yml", ["-e", "host=blade2"], lambda i: guest(i, "g3", xen_guest_state="paused"),

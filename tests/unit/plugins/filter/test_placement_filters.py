@@ -58,7 +58,7 @@ def test_cluster_model_reads_only_xen_vars():
     # typed through the inventory contract: sizes in MiB, defaults filled in, nothing else read
     assert model == {
         "hosts": [{"name": "blade1", "memory_mb": 16384, "cpus": 8, "dom0_memory_mb": 1024, "state": "active",
-                   "vcpu_ratio": 4, "hap": True}],
+                   "vcpu_ratio": 4, "hap": True, "shadow_paging": True}],
         "guests": [{"name": "web1", "memory_mb": 1024, "type": "hvm", "vcpus": 1, "movable": True,
                     "priority": "normal", "state": "running"}],
     }

@@ -20,6 +20,9 @@ def _host_ok(cluster, host, members):
         return False
     if any(g.vcpus > host.cpus for g in members):
         return False
+    # HVM and PVH guests need hardware-assisted paging or a Xen with shadow paging.
+    if not host.hap and not host.shadow and any(g.type in ("hvm", "pvh") for g in members):
+        return False
     hvm = sum(1 for g in members if g.type == "hvm")
     if host.max_hvm is not None and hvm > host.max_hvm:
         return False

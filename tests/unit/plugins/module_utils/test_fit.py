@@ -18,8 +18,8 @@ SETTINGS = settings(max_examples=300, deadline=None, derandomize=True,
 
 
 def host(name="blade1", memory_mb=4096, cpus=4, dom0=1024, reserve=0, state="active", max_hvm=None, ratio=2.0,
-         hap=True, index=0):
-    return Host(name, memory_mb, cpus, dom0, reserve, state, max_hvm, ratio, hap, index)
+         hap=True, index=0, shadow=True):
+    return Host(name, memory_mb, cpus, dom0, reserve, state, max_hvm, ratio, hap, index, shadow=shadow)
 
 
 def guest(name="web1", memory_mb=1024, vcpus=1, gtype="pvh", pin=None, group=None, index=0, overhead=False):
@@ -106,7 +106,7 @@ def test_anti_affinity_in_either_group_container():
 
 def test_the_first_broken_constraint_is_reported():
     g = guest(memory_mb=9999, vcpus=9, gtype="hvm", pin="blade2", group="dns")
-    h = host(state="down", max_hvm=0)
+    h = host(state="down", max_hvm=0, hap=False, shadow=False)
     order = []
     while True:
         mode = fit.fail_mode(g, h, 0, 0, 0, {"dns"})
@@ -115,6 +115,8 @@ def test_the_first_broken_constraint_is_reported():
         order.append(mode)
         # relax the constraint just reported, then ask again
         if mode == fit.FAIL_STATE:
+            h = host(max_hvm=0, hap=False, shadow=False)
+        elif mode == fit.FAIL_PAGING:
             h = host(max_hvm=0)
         elif mode == fit.FAIL_PIN:
             g = guest(memory_mb=9999, vcpus=9, gtype="hvm", group="dns")
@@ -129,6 +131,22 @@ def test_the_first_broken_constraint_is_reported():
         else:
             g = guest(vcpus=9)
     assert order == list(fit.FAIL_MODES)
+
+
+@pytest.mark.parametrize("gtype", ["hvm", "pvh"])
+def test_hvm_and_pvh_need_hap_or_shadow_paging(gtype):
+    neither = host(hap=False, shadow=False)
+    assert fit.fail_mode(guest(gtype=gtype), neither, 0, 0, 0) == fit.FAIL_PAGING
+    assert fit.why_not(guest(gtype=gtype), neither, 0, 0, 0) == (
+        "guest web1 is %s, and host blade1 cannot run %s guests: no hardware-assisted paging (xen_host_hap false) "
+        "and a Xen without shadow paging (xen_host_shadow_paging false)" % (gtype.upper(), gtype.upper()))
+    # Either one is enough (Debian's Xen: HAP only; an EPT-less CPU under SUSE's Xen: shadow only).
+    assert fit.fits(guest(gtype=gtype), host(hap=True, shadow=False), 0, 0, 0)
+    assert fit.fits(guest(gtype=gtype), host(hap=False, shadow=True), 0, 0, 0)
+
+
+def test_pv_runs_without_hap_or_shadow_paging():
+    assert fit.fits(guest(gtype="pv"), host(hap=False, shadow=False), 0, 0, 0)
 
 
 def test_every_mode_has_a_sentence():
@@ -164,6 +182,7 @@ hosts_st = st.builds(
     max_hvm=st.sampled_from([None, None, 0, 1, 2, 3]),
     ratio=st.sampled_from([0.5, 1.0, 2.0, 4.0]),
     hap=st.booleans(),
+    shadow=st.sampled_from([True, True, False]),
     name=st.sampled_from(["blade1", "blade2"]),
 )
 guests_st = st.builds(

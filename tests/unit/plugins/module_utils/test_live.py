@@ -17,11 +17,13 @@ def guest(name, memory_mb=256, gtype="pvh", **extra):
     return dict({"name": name, "memory_mb": memory_mb, "vcpus": 1, "type": gtype}, **extra)
 
 
-def xen(*domains, free=2500, caps=CAPS, shadow=False):
-    return {"free_memory_mb": free, "hw_caps": caps, "can_live_migrate_pv": shadow,
-            "virt_caps": ["pv", "hvm", "hap"] + (["shadow"] if shadow else []),
-            "domains": [{"name": d.split(":")[0], "type": (d.split(":") + ["pvh"])[1], "memory_mb": 256,
-                         "bridges": ["xenbr0"]} for d in domains]}
+def xen(*domains, free=2500, caps=CAPS, shadow=False, **extra):
+    facts = {"free_memory_mb": free, "hw_caps": caps, "can_live_migrate_pv": shadow,
+             "virt_caps": ["pv", "hvm", "hap"] + (["shadow"] if shadow else []),
+             "domains": [{"name": d.split(":")[0], "type": (d.split(":") + ["pvh"])[1], "memory_mb": 256,
+                          "bridges": ["xenbr0"]} for d in domains]}
+    facts.update(extra)
+    return facts
 
 
 HOSTS = [host("blade1"), host("blade2"), host("blade3")]
@@ -79,6 +81,30 @@ def test_pv_guests_are_refused_without_shadow_paging_and_allowed_with_it():
     shadowed = {h: xen(*("%s:%s" % (d["name"], d["type"]) for d in f["domains"]), shadow=True)
                 for h, f in facts.items()}
     assert evacuation_check(guests, HOSTS, "blade2", shadowed)["ok"]
+
+
+def test_hvm_guests_move_only_onto_a_xen_that_runs_them_with_its_device_model():
+    guests = [guest("win1", gtype="hvm"), guest("g2")]
+    dm = "/usr/libexec/xen-qemu-system-i386"
+    ready = {"blade1": xen(device_model=dm, hvm_capable=True),
+             "blade2": xen("win1:hvm", "g2", device_model=dm, hvm_capable=True),
+             "blade3": xen(device_model=dm, hvm_capable=True)}
+    assert evacuation_check(guests, HOSTS, "blade2", ready)["ok"]
+    # No QEMU on the targets (qemu-system-xen not installed): the HVM guest is refused, the PVH one is not.
+    no_qemu = dict(ready, blade1=xen(device_model=None, hvm_capable=True),
+                   blade3=xen(device_model=None, hvm_capable=True))
+    result = evacuation_check(guests, HOSTS, "blade2", no_qemu)
+    assert not result["ok"]
+    win1_to = [m["to"] for m in result["moves"] if m["guest"] == "win1"][0]
+    assert "guest win1: HVM, and %s has no QEMU device model (Debian: qemu-system-xen; SUSE: qemu-x86), so it " \
+           "cannot run there; run the dom0 role" % win1_to in result["problems"]
+    assert not [p for p in result["problems"] if "g2" in p]
+    # A Xen that cannot run HVM or PVH guests at all (no HAP, no shadow paging) refuses both.
+    no_paging = dict(ready, blade1=xen(device_model=dm, hvm_capable=False),
+                     blade3=xen(device_model=dm, hvm_capable=False))
+    text = "\n".join(evacuation_check(guests, HOSTS, "blade2", no_paging)["problems"])
+    assert "guest win1: HVM, and Xen on blade" in text and "cannot run HVM guests" in text
+    assert "guest g2: PVH, and Xen on blade" in text and "cannot run PVH guests" in text
 
 
 def test_free_memory_now_is_checked_per_target():

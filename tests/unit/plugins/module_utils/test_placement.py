@@ -62,6 +62,29 @@ def test_max_hvm_is_hard():
     assert any("max_hvm" in reason for sc in report["failover"]["scenarios"] for reason in sc["reasons"].values())
 
 
+def test_hvm_guests_only_where_hap_or_shadow_paging_runs_them():
+    # Two Debian-built dom0s (no shadow paging): one CPU with EPT/NPT, one without.
+    hosts = origin_hosts(2)
+    for h in hosts:
+        h["shadow_paging"] = False
+    hosts[1]["hap"] = False
+    guests = [{"name": "win1", "memory_mb": "2G", "type": "hvm"}, {"name": "web1", "memory_mb": "1G", "type": "pvh"},
+              {"name": "old1", "memory_mb": "1G", "type": "pv"}]
+    report = placement(guests, hosts, tolerate=0)
+    assert report["ok"], report["reasons"]
+    assert report["assignments"]["win1"] == report["assignments"]["web1"] == hosts[0]["name"]
+    # N-1: the host that can run them fails, and the other cannot take its HVM and PVH guests.
+    report = placement(guests, hosts, tolerate=1)
+    assert not report["ok"]
+    failed_first = [sc for sc in report["failover"]["scenarios"] if sc["failed"] == [hosts[0]["name"]]][0]
+    assert set(failed_first["stranded"]) == {"win1", "web1"}
+    reasons = " ".join(failed_first["reasons"].values())
+    assert "guest win1 is HVM, and host %s cannot run HVM guests" % hosts[1]["name"] in reasons
+    # A Xen with shadow paging (SUSE's) runs them without HAP: N-1 holds again.
+    hosts[1]["shadow_paging"] = True
+    assert placement(guests, hosts, tolerate=1)["ok"]
+
+
 def test_pins_anti_affinity_and_maintenance_are_honoured():
     hosts = origin_hosts(4)
     hosts[3]["state"] = "maintenance"

@@ -29,6 +29,7 @@ def clusters(draw, max_hosts=4, max_guests=5):
             "vcpu_ratio": draw(st.sampled_from([1, 2])),
             "max_hvm": draw(st.sampled_from([None, None, 0, 1, 2])),
             "hap": draw(st.booleans()),
+            "shadow_paging": draw(st.sampled_from([True, True, False])),
             "state": draw(st.sampled_from(["active"] * 5 + ["maintenance", "down"])),
         })
     n_guests = draw(st.integers(1, max_guests))

@@ -93,6 +93,22 @@ def test_shadow_in_virt_caps_allows_pv_migration_and_check_mode_reads_the_same(c
     assert sorted(calls(lab)) == [["info"], ["list"], ["list", "-l"]]  # read-only commands only
 
 
+def test_hvm_capability_and_the_device_model(capsys, lab, monkeypatch, tmp_path):
+    qemu = tmp_path / "xen-qemu-system-i386"
+    monkeypatch.setattr(xen_host_info, "DEVICE_MODELS", (str(tmp_path / "absent"), str(qemu)))
+    res = run(capsys)
+    # Debian's Xen on the lab: hvm and hap (no shadow); qemu-system-xen not installed yet.
+    assert res["xen"]["hvm_capable"] is True and res["xen"]["device_model"] is None
+    qemu.write_text("#!/bin/sh\n")
+    qemu.chmod(0o755)
+    assert run(capsys)["xen"]["device_model"] == str(qemu)
+    # No HAP and no shadow paging (an EPT-less CPU under a Xen built without shadow): no HVM or PVH guest.
+    set_outputs(lab, info=[0, XL_INFO.replace("pv hvm hap gnttab-v1", "pv hvm gnttab-v1")])
+    assert run(capsys)["xen"]["hvm_capable"] is False
+    set_outputs(lab, info=[0, XL_INFO.replace("pv hvm hap gnttab-v1", "pv hvm shadow gnttab-v1")])
+    assert run(capsys)["xen"]["hvm_capable"] is True
+
+
 def test_no_xl_fails_naming_the_host(capsys, lab, monkeypatch):
     monkeypatch.setattr(xen_host_info.AnsibleModule, "get_bin_path", lambda self, *a, **k: None)
     res = run(capsys)
