@@ -52,8 +52,9 @@ start=$SECONDS
 
 base_key=$(base_image_key "$ROOT")
 base_tar=$ROOT/.cache/base-image/rootfs-$base_key.tar
+# (paths relative to $SRC: the same content gives the same key in any checkout)
 key=$( { cat "$ROOT/scripts/build-sles-image.sh"; echo "$base_key";
-         find "$SRC" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum; } | sha256sum | cut -c1-16)
+         cd "$SRC" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum; } | sha256sum | cut -c1-16)
 tarball=$CACHE/rootfs-$key.tar
 
 if [ "${FORCE:-0}" != 1 ] && image_has_key "$IMAGE" "$LABEL" "$key"; then
