@@ -8,7 +8,6 @@ Documentation lives beside this file (plan_report.yml).
 from __future__ import annotations
 
 import os
-import time
 
 from ansible.errors import AnsibleFilterError
 
@@ -29,8 +28,10 @@ def plan_report(check, cluster, html=True):
         refused = list(cluster.get("refused") or [])
         lines = plan_lines(placement, capacity=check.get("capacity"), maintenance_lines=maintenance,
                            warnings=warnings, refused=refused, path=path if html else None)
-        page = plan_html(placement, capacity=check.get("capacity"), warnings=warnings, refused=refused,
-                         generated=time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+        # No wall-clock time in the page: the same plan writes the same file, so a second plan.yml (or
+        # site.yml's preflight in molecule's idempotence run) changes nothing; the file's mtime says when
+        # the plan last changed.
+        page = plan_html(placement, capacity=check.get("capacity"), warnings=warnings, refused=refused)
     except (KeyError, TypeError, IndexError) as exc:
         raise AnsibleFilterError("plan_report: not a capacity_check result and a cluster_inventory: %r" % (exc,)) \
             from None

@@ -59,6 +59,16 @@ def test_plan_on_the_example_cluster_passes_and_prints_the_proof():
     assert "{'" not in out  # no Python mapping printed
 
 
+def test_the_same_plan_writes_the_same_report_and_changes_nothing(tmp_path):
+    report = tmp_path / "plan.html"
+    first = run("plan.yml", "-e", "plan_report=%s" % report)
+    assert first.returncode == 0 and re.search(r"localhost\s+: ok=\d+\s+changed=1 ", first.stdout), first.stdout
+    written = report.read_bytes()
+    second = run("plan.yml", "-e", "plan_report=%s" % report)
+    assert second.returncode == 0 and re.search(r"localhost\s+: ok=\d+\s+changed=0 ", second.stdout), second.stdout
+    assert report.read_bytes() == written
+
+
 def test_plan_prints_the_maintenance_ledger_and_refuses_a_roll_that_breaks_n1():
     # The origin's cluster is N-1 only with all four hosts up: rolling the chassis drops it to N-0.
     refused = run("plan.yml", "-e", "maintain=chassis1")
