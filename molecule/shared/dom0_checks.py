@@ -11,6 +11,21 @@ def name(host):
     return host.backend.get_hostname()
 
 
+def assert_root_ssh_to_the_other_dom0s(host, dom0s):
+    """From ``host``, root reaches every other of ``dom0s`` by name: the peer's host key is pinned in
+    known_hosts and root logs in with its key, no prompt of either kind (what xl migrate needs)."""
+    me = name(host)
+    for peer in dom0s:
+        if peer == me:
+            continue
+        assert host.run("ssh-keygen -F %s -f /root/.ssh/known_hosts", peer).rc == 0
+        result = host.run(
+            "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=10 root@%s "
+            "'echo $(hostname)'", peer)
+        assert result.rc == 0, result.stderr
+        assert result.stdout.strip() == peer
+
+
 def sourced(host, path, names, prelude=""):
     """Values of shell variables after sourcing ``path`` the way its reader does."""
     script = "%s . %s >/dev/null 2>&1; printf '%%s\\n' %s" % (

@@ -9,7 +9,7 @@ recomputed with the collection's code.
 from __future__ import annotations
 
 import pytest
-from dom0_checks import name, sourced
+from dom0_checks import assert_root_ssh_to_the_other_dom0s, name, sourced
 
 DOM0S = ("dom0-a", "dom0-b")
 # xen_host_dom0_memory 1G (+ dom0_max_vcpus "2") and 1536.
@@ -91,14 +91,4 @@ def test_xen_services_ordered_after_image_store(host):
 
 
 def test_root_ssh_to_every_other_dom0(host):
-    me = name(host)
-    for peer in DOM0S:
-        if peer == me:
-            continue
-        # The peer's host key is pinned, and root logs in with its key: no prompt of either kind.
-        assert host.run("ssh-keygen -F %s -f /root/.ssh/known_hosts", peer).rc == 0
-        result = host.run(
-            "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=10 root@%s "
-            "'echo $(hostname)'", peer)
-        assert result.rc == 0, result.stderr
-        assert result.stdout.strip() == peer
+    assert_root_ssh_to_the_other_dom0s(host, DOM0S)

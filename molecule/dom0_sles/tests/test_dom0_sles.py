@@ -10,7 +10,7 @@ rather than recomputed with the collection's code.
 from __future__ import annotations
 
 import pytest
-from dom0_checks import name, sourced
+from dom0_checks import assert_root_ssh_to_the_other_dom0s, name, sourced
 
 DOM0S = ("sles-a", "sles-b")
 # xen_host_dom0_memory 2G (+ dom0_max_vcpus "2") and 1536.
@@ -144,13 +144,4 @@ def test_no_debian_path_written(host):
 
 def test_sshd_under_its_suse_name_and_root_ssh_to_the_other_dom0(host):
     assert host.check_output("systemctl is-active sshd.service") == "active"
-    me = name(host)
-    for peer in DOM0S:
-        if peer == me:
-            continue
-        assert host.run("ssh-keygen -F %s -f /root/.ssh/known_hosts", peer).rc == 0
-        result = host.run(
-            "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=10 root@%s "
-            "'echo $(hostname)'", peer)
-        assert result.rc == 0, result.stderr
-        assert result.stdout.strip() == peer
+    assert_root_ssh_to_the_other_dom0s(host, DOM0S)
