@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import math
 
-from ansible_collections.consolidation.xen.plugins.module_utils.fit import fail_mode, why_not
+from ansible_collections.consolidation.xen.plugins.module_utils.fit import (
+    FAIL_MEMORY,
+    FAIL_PCPUS,
+    FAIL_VCPUS,
+    fail_mode,
+    why_not,
+)
 from ansible_collections.consolidation.xen.plugins.module_utils.units import (
     SizeError,
     ValueTypeError,
@@ -436,8 +442,14 @@ def _check_references(cluster, errors):
         if g.current_host is not None and g.current_host not in by_name:
             errors.append("%s: current_host: unknown host %r" % (where, g.current_host))
         if active and not any(cluster.eligible(g, h) for h in active):
-            biggest = max(active, key=lambda h: h.capacity_mb)
-            errors.append("%s: larger than any active host: %s" % (where, cluster.why_not(g, biggest)))
+            # Explained on the largest host that can run the guest's type at all (HVM and PVH need
+            # HAP or shadow paging), so the reason is the one that limits; "larger than" only when it
+            # is a size.
+            runs_type = [h for h in active if g.type == "pv" or h.hvm_capable] or active
+            biggest = max(runs_type, key=lambda h: h.capacity_mb)
+            size = fail_mode(g, biggest, 0, 0, 0) in (FAIL_MEMORY, FAIL_PCPUS, FAIL_VCPUS)
+            errors.append("%s: %s: %s" % (where, "larger than any active host" if size else "no active host can run it",
+                                          cluster.why_not(g, biggest)))
     groups = {}
     for g in cluster.guests:
         if g.anti_affinity is not None:

@@ -179,7 +179,8 @@ CASES = [
     ("host-shadow-paging-maybe", "site.yml", [], lambda i: host(i, "blade3", xen_host_shadow_paging="maybe"),
      ["host blade3: xen_host_shadow_paging"]),
     ("no-paging-for-pvh", "site.yml", ["--limit", "blade1"], no_paging,
-     ["guest g1 is PVH, and host blade1 cannot run PVH guests: no hardware-assisted paging"]),
+     ["guest 'g1': no active host can run it: guest g1 is PVH, and host blade1 cannot run PVH guests: "
+      "no hardware-assisted paging"]),
     ("priority-bogus", "site.yml", [], lambda i: guest(i, "g1", xen_guest_priority="urgent"),
      ["guest g1: xen_guest_priority: must be one of high, normal, low, got 'urgent'"]),
     ("state-bogus", "failover.yml", ["-e", "host=blade2"], lambda i: guest(i, "g3", xen_guest_state="paused"),
