@@ -222,7 +222,7 @@ fi
 if [ "${LAB:-1}" != 0 ]; then
     banner "the QEMU Xen lab: site.yml end to end and its proofs (tests/lab)"
     await lab-image
-    python -m pytest -p no:cacheprovider -v -s tests/lab
+    python -m pytest -p no:cacheprovider -v -s --durations=0 tests/lab
     echo "lab timings:"; cat .cache/lab/timings.txt 2>/dev/null || true
     done_stage
 fi
