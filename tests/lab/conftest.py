@@ -29,8 +29,10 @@ CACHE = Path(os.environ.get("LAB_CACHE", ROOT / ".cache" / "lab"))
 INVENTORY = ROOT / "inventories" / "lab"
 PLAYBOOK = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) or shutil.which("ansible-playbook")
 TIMINGS = CACHE / "timings.txt"
-# inventories/lab's guests and their addresses (plan: two per blade, g1+g4, g2+g5, g3+g6).
+# inventories/lab's guests and their addresses (plan: two per blade, g2+g3, g4+g5, g1+g6).
 GUESTS = {"g%d" % i: "10.77.0.%d" % (100 + i) for i in range(1, 7)}
+# The HVM guests (inventories/lab: lab_hvm_guests); the others are PVH.
+HVM = ("g3", "g5")
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 

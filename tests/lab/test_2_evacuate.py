@@ -1,4 +1,4 @@
-"""evacuate.yml on the lab: live-migrate running PVH guests off a blade, as an operator would.
+"""evacuate.yml on the lab: live-migrate running guests (PVH and HVM) off a blade, as an operator would.
 
 Runs after test_1_site.py (the converged lab, every guest on its planned blade). Order matters:
 check mode and a refusal first (nothing may move), then the evacuation of blade2, killed during its
@@ -18,10 +18,10 @@ import signal
 import subprocess
 import time
 
-from conftest import GUESTS, INVENTORY, PLAYBOOK, ROOT, _log, _timed, playbook
+from conftest import GUESTS, HVM, INVENTORY, PLAYBOOK, ROOT, _log, _timed, playbook
 
 SURVIVORS = ["blade1", "blade3"]
-MOVE = re.compile(r"\d+\. (g\d): blade2 -> (blade\d) \(pvh, \d+ MiB\)")
+MOVE = re.compile(r"\d+\. (g\d): blade2 -> (blade\d) \((?:pvh|hvm), \d+ MiB\)")
 
 
 def where(lab):
@@ -154,6 +154,7 @@ def test_evacuate_interrupted_then_rerun_moves_every_guest_live_and_drains_the_h
     before = assert_each_runs_once(lab)
     movers = sorted(g for g, b in before.items() if b == "blade2")
     assert len(movers) >= 2, "two guests on blade2 are needed to interrupt between moves: %s" % before
+    assert set(HVM) & set(movers), "no HVM guest on blade2 to move live: %s" % before
     _start_pings(lab, movers)
     time.sleep(3)
     t0 = time.monotonic()
@@ -186,8 +187,9 @@ def test_evacuate_interrupted_then_rerun_moves_every_guest_live_and_drains_the_h
         else:
             assert move, rerun.stdout[-3000:]
             how = "to %s, xl migrate %s s" % move.groups()
-        _log("  %s: %s; pings every 100 ms: %d sent, %d lost, longest gap %d (~%.1f s downtime)"
-             % (g, how, s["sent"], s["lost"], s["longest_gap_pings"], s["longest_gap_pings"] / 10))
+        _log("  %s (%s): %s; pings every 100 ms: %d sent, %d lost, longest gap %d (~%.1f s downtime)"
+             % (g, "HVM" if g in HVM else "PVH", how, s["sent"], s["lost"], s["longest_gap_pings"],
+                s["longest_gap_pings"] / 10))
         # The guest answered again after its move (the last pings got replies).
         assert s["last_seq"] is not None and s["sent"] - s["last_seq"] <= 20, (g, s)
     after = assert_each_runs_once(lab)

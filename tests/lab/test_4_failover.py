@@ -21,7 +21,8 @@ from pyghmi.ipmi import command as ipmi_command
 from test_1_site import _guest_export
 from test_2_evacuate import SURVIVORS, assert_each_runs_once, links, where
 
-PRIORITY = {"g2": "high", "g5": "low"}  # xen_guest_priority in inventories/lab
+PRIORITY = {"g4": "high", "g5": "low"}  # xen_guest_priority in inventories/lab (g5 is an HVM guest)
+HIGH, LOW = "g4", "g5"
 # The guest set to stopped by the second inventory source (a normal-priority guest not planned on blade2).
 STOPPED = "g1"
 OVERLAY = CACHE / "stopped.yml"
@@ -129,10 +130,10 @@ def test_failover_fences_a_hung_blade_and_restarts_its_guests_on_the_survivors(l
     # The stopped guest runs on no survivor (as blade2's guests): it stays down, and the plan says why.
     assert "not restarted, desired state not running (xen_guest_state): %s (stopped)" % STOPPED in result.stdout
     assert STOPPED not in restarted
-    # g2 answers when its agent's port accepts a connection (xen_guest_check_port), g5 when it pings.
-    assert re.search(r"\(item=g2 tcp/7000\)", result.stdout), result.stdout[-3000:]
-    assert re.search(r"\(item=g5 ping\)", result.stdout), result.stdout[-3000:]
-    # Priority classes (inventories/lab: g2 high, g5 low, both on blade2): the high one is started and
+    # g4 answers when its agent's port accepts a connection (xen_guest_check_port), g5 when it pings.
+    assert re.search(r"\(item=%s tcp/7000\)" % HIGH, result.stdout), result.stdout[-3000:]
+    assert re.search(r"\(item=%s ping\)" % LOW, result.stdout), result.stdout[-3000:]
+    # Priority classes (inventories/lab: g4 high, g5 low and HVM, both on blade2): the high one is started and
     # answers before the low one is started, by the controller's clock in the output.
     assert {PRIORITY.get(g, "normal") for g in dead} >= {"high", "low"}, dead
     stamps = {}
@@ -151,8 +152,8 @@ def test_failover_fences_a_hung_blade_and_restarts_its_guests_on_the_survivors(l
     order = ["high start", "high answer", "low start", "low answer"]
     assert set(order) <= set(stamps), (stamps, result.stdout[-3000:])
     assert [stamps[k] for k in order] == sorted(stamps[k] for k in order), stamps
-    # Each restarts where the printed failover plan put it (with g1 stopped, blade1 has the room for both);
-    # the survivors' own guests stay where they were.
+    # Each restarts where the printed failover plan put it (g5, HVM, on the survivor without an HVM guest:
+    # xen_host_max_hvm 1); the survivors' own guests stay where they were.
     planned = dict(re.findall(r"\d+\. (g\d): blade2 restart on (blade\d)", result.stdout))
     assert planned == restarted and set(restarted.values()) <= set(SURVIVORS), (planned, restarted)
     after = {**{g: b for g, b in before.items() if b != "blade2"}, **restarted}
@@ -182,7 +183,7 @@ def test_the_hung_blade_continued_cannot_write_and_a_rerun_powers_it_off_and_sta
     assert refused.returncode != 0, refused.stdout[-3000:]
     flat = " ".join(refused.stdout.split())
     assert "unfence of blade2 refused, nothing changed: blade2 has not booted since it was fenced" in flat
-    twice = ", ".join("%s (also on %s)" % (g, after[g]) for g in ("g2", "g5"))
+    twice = ", ".join("%s (also on %s)" % (g, after[g]) for g in (HIGH, LOW))
     assert "blade2 runs guest(s) that also run elsewhere: %s" % twice in flat, flat[-2000:]
     assert "10.77.0.12" not in lab.ssh("filer", "exportfs -s").stdout
     # It hangs again; a re-run, now through blade2's real BMC, powers it off, keeps the fence as it was, finds
