@@ -21,8 +21,8 @@ from pyghmi.ipmi import command as ipmi_command
 from test_1_site import _guest_export
 from test_2_evacuate import SURVIVORS, assert_each_runs_once, links, where
 
-PRIORITY = {"g4": "high", "g5": "low"}  # xen_guest_priority in inventories/lab (g5 is an HVM guest)
-HIGH, LOW = "g4", "g5"
+HIGH, LOW = "g4", "g5"  # xen_guest_priority in inventories/lab, both planned on blade2 (g5 is an HVM guest)
+PRIORITY = {HIGH: "high", LOW: "low"}
 # The guest set to stopped by the second inventory source (a normal-priority guest not planned on blade2).
 STOPPED = "g1"
 OVERLAY = CACHE / "stopped.yml"
