@@ -64,9 +64,10 @@ class Lab:
     filer_ip = "10.77.0.2"
 
     def ssh(self, vm, command, timeout=300, check=True):
-        """Run COMMAND on VM. A call that must succeed (check) and fails with 255, ssh's own error (the shared
-        master ended: a busy TCG dom0 left 3 keepalives unanswered, as right after site.yml while its HVM guests
-        boot), is made again, 3 tries at most, 5 s apart, each retry in the timings; any other failure fails."""
+        """Run COMMAND on VM. A call that must succeed (check) and fails with 255, ssh's own error, is made again,
+        3 tries at most, 5 s apart, each retry in the timings; any other failure fails. Seen right after site.yml:
+        a dom0 busy booting its HVM guest did not finish the handshake within ConnectTimeout (5 s, lab/common.sh;
+        its sshd logged "Connection closed ... [preauth]")."""
         for attempt in range(3):
             result = subprocess.run([str(LAB / "ssh.sh"), vm, command], capture_output=True, text=True,
                                     timeout=timeout, check=False)
