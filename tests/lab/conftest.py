@@ -64,14 +64,15 @@ class Lab:
     filer_ip = "10.77.0.2"
 
     def ssh(self, vm, command, timeout=300, check=True):
-        """Run COMMAND on VM. A call that must succeed (check) and fails with 255, ssh's own error, is made again,
-        3 tries at most, 5 s apart, each retry in the timings; any other failure fails. Seen right after site.yml:
-        a dom0 busy booting its HVM guest did not finish the handshake within ConnectTimeout (5 s, lab/common.sh;
-        its sshd logged "Connection closed ... [preauth]")."""
-        for attempt in range(3):
+        """Run COMMAND on VM. A call that must succeed (check) and fails with 255, ssh's own error, is made again
+        every 5 s for up to 150 s, each retry in the timings; any other failure fails at once. Seen right after
+        site.yml: for ~90 s the dom0s busy booting their HVM guests did not finish new ssh handshakes within
+        ConnectTimeout (5 s, lab/common.sh; sshd logged "Connection closed ... [preauth]")."""
+        deadline = time.monotonic() + 150
+        while True:
             result = subprocess.run([str(LAB / "ssh.sh"), vm, command], capture_output=True, text=True,
                                     timeout=timeout, check=False)
-            if not check or result.returncode != 255 or attempt == 2:
+            if not check or result.returncode != 255 or time.monotonic() > deadline:
                 break
             _log("  ssh to %s failed (rc 255: %s); again in 5 s" % (vm, result.stderr.strip()[-160:]))
             time.sleep(5)
