@@ -1,8 +1,9 @@
 """The lab fixture: real Xen 4.17 dom0s and a kernel-NFS filer under QEMU (lab/), built with site.yml.
 
-One lab per test session, in this order: lab/up.sh 3 (fresh overlays: plain Debian blades), then
-``ansible-playbook -i inventories/lab site.yml`` (installs Xen, reboots the blades into it through
-GRUB, sets up the filer, mounts the image store, writes the guest configs, starts the guests).
+One lab per test session, in this order: lab/up.sh 3 (fresh overlays: blades running plain Linux, the
+dom0 packages installed in the image), then ``ansible-playbook -i inventories/lab site.yml`` (writes
+Xen's boot settings, reboots the blades into Xen through GRUB, installs and sets up the NFS server on
+the filer, mounts the image store, writes the guest configs, starts the guests).
 The tests then assert on the live machines. Times go to .cache/lab/timings.txt.
 
 LAB_REUSE=1 uses a lab that is already up and converged (no up.sh, no first site.yml run);
@@ -146,7 +147,7 @@ def lab():
                lambda: subprocess.run([str(LAB / "build-image.sh")], check=True, timeout=1800))
         _timed("lab up: filer + 3 blades to ssh (lab/up.sh 3)",
                lambda: subprocess.run([str(LAB / "up.sh"), "3"], check=True, timeout=900))
-        result = _timed("site.yml, first run (Xen install, reboot, guests)", lambda: playbook("site.yml"))
+        result = _timed("site.yml, first run (Xen boot settings, reboot, guests)", lambda: playbook("site.yml"))
         if result.returncode != 0:
             tail = result.stdout[-6000:] + result.stderr[-3000:]
             pytest.fail("site.yml failed on the fresh lab:\n" + tail)
