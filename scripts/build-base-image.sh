@@ -24,10 +24,13 @@ SUITE=bookworm
 CACHE=$ROOT/.cache/base-image
 LABEL=consolidation.xen.base-key
 
-# What ansible, the roles and the tests need in every container.
+# What ansible, the roles and the tests need in every container. grub2-common: update-grub on PATH, as on
+# a server booting with GRUB (molecule/dom0 proves that the Xen postinsts' update-grub calls are the dom0
+# role's no-op during its install).
 BASE_PACKAGES=(
     systemd systemd-sysv dbus python3 python3-apt sudo openssh-server openssh-client iproute2
     ca-certificates procps gnupg iputils-ping less
+    grub2-common
 )
 # Downloaded into /var/cache/apt/archives but NOT installed: roles/dom0 and roles/image_store
 # install them during converge, without a download. Keep in step with their vars/Debian.yml.

@@ -27,6 +27,17 @@ def test_packages_installed(host, package):
     assert host.package(package).is_installed
 
 
+def test_the_xen_postinsts_update_grub_was_the_roles_no_op(host):
+    """update-grub is on PATH and /boot/grub exists (prepare.yml), so xen-hypervisor-common's and
+    xen-hypervisor-4.17-amd64's postinsts run it during the install; the role makes both calls its no-op
+    (grub-mkconfig probes every kernel, 49 s on a lab blade) and regenerates the config once itself."""
+    assert host.file("/usr/sbin/update-grub").exists and host.file("/boot/grub").is_directory
+    term = host.file("/var/log/apt/term.log").content_string
+    assert term.count("update-grub left to the dom0 role") >= 2, "the Xen postinsts did not reach the role's no-op"
+    assert "Generating grub configuration file" not in term and "grub-probe" not in term, \
+        "the real update-grub ran inside the install"
+
+
 def test_grub_xen_cfg_sets_default_entry_and_dom0_memory(host):
     cfg = host.file("/etc/default/grub.d/xen.cfg")
     assert cfg.contains("^XEN_OVERRIDE_GRUB_DEFAULT=1$")
