@@ -180,6 +180,13 @@ site=$root/usr/local/lib/$(chroot "$root" python3 -c 'import sys; print("python%
 install -D -m 644 "$here/xenlab_pycache.py" "$site/xenlab_pycache.py"
 echo 'import xenlab_pycache' >"$site/xenlab_pycache.pth"
 echo 'force-unsafe-io' >"$root/etc/dpkg/dpkg.cfg.d/xenlab-unsafe-io"
+# The bridge module loaded at boot (systemd-modules-load, before networkd): otherwise networkd's request to
+# create the dom0 role's bridge makes the kernel load it then, and on a dom0 booting slowly under TCG (three
+# blades rebooting at once on a busy host) that took longer than networkd's 25 s netlink timeout: "xenbr0:
+# netdev could not be created: Connection timed out", eth1 left "configuring" for good, and the image store
+# mount failed with "Network is unreachable" (seen on blade1 and blade2 in a CI run, 2026-12-07). A rig
+# setting for emulation speed, not the role's: on hardware the module loads in milliseconds.
+echo 'bridge' >"$root/etc/modules-load.d/xenlab-bridge.conf"
 cp -L "$root/vmlinuz" "$out.tmp/boot/vmlinuz"; cp -L "$root/initrd.img" "$out.tmp/boot/initrd.img"
 cleanup; trap - EXIT
 

@@ -2,21 +2,11 @@
 # The full check (`make test`, and CI through .ci/run). Stops at the first failing stage.
 #
 #   ruff · ansible-lint (production) · antsibull-changelog lint ·
-#   the QEMU Xen lab: site.yml end to end and tests/lab (LAB=0 skips it), started in the background here;
-#   beside it: pytest over tests/integration ·
 #   ansible-test sanity (Python 3.12, then compile+import on 3.9, the oldest target Python) ·
 #   ansible-test units (tests/unit) · the Galaxy tarball and the EE's build context (scripts/galaxy-check.sh) ·
 #   requires_ansible's oldest ansible-core (scripts/oldest-core.sh) · the documentation site (scripts/docs.sh) ·
-#   molecule (podman) · then the lab's output and result.
-#
-# Why this order: the lab (~75 % of the time) is the critical path, and the host's two cores are not busy
-# all through it (the filer's play runs alone on one TCG vCPU for minutes, one blade reboots alone, ...).
-# The stages that need no VM fill those gaps instead of waiting for the lab; the lab starts as soon as its
-# image is built. pytest over tests/integration goes first beside it, while the lab boots and the filer's play
-# runs alone; its waits are bounded for a busy host (playbook runs 300-600 s, the browser's 180 s).
-# The lab runs in its own session (setsid): the kernel's autogroup scheduling then shares the CPUs between
-# it, each VM and this script's stages, so the stages beside it slow the lab little. A stage that fails
-# stops the lab; a lab that fails is reported at the next stage's end.
+#   pytest over tests/integration · molecule (podman) ·
+#   the QEMU Xen lab: site.yml end to end and tests/lab (LAB=0 skips it)
 #
 # ansible-test refuses a symlinked collection path, so the sanity and units stages run in a copy of
 # the collection at $TMPDIR/.../ansible_collections/consolidation/xen. The copy holds what
@@ -39,7 +29,6 @@ export ANSIBLE_CONFIG=$ROOT/ansible.cfg
 
 WORK=$(realpath "$(mktemp -d "${TMPDIR:-/tmp}/consolidation-xen-test.XXXXXX")")
 cleanup() {
-    stop_lab
     finish_builds
     if [ "${KEEP_TEST_COPY:-0}" = 1 ]; then
         echo "kept the test copy: $WORK"
@@ -55,46 +44,6 @@ finish_builds() {  # wait for the background image builds (a failed stage must n
     for b in "${BUILDS[@]}"; do kill -0 "${b%% *}" 2>/dev/null && wait "${b%% *}" 2>/dev/null || true; done
     BUILDS=()
 }
-# The lab stage in the background (see the top): its pid (its own session and process group), start, log.
-LAB_PID=
-LAB_START=0
-LAB_LOG=
-start_lab() {
-    LAB_LOG=$WORK/lab.log
-    LAB_START=$SECONDS
-    setsid python -m pytest -p no:cacheprovider -v -s --durations=0 tests/lab >"$LAB_LOG" 2>&1 </dev/null &
-    LAB_PID=$!
-    echo "the lab runs in the background (pid $LAB_PID, log $LAB_LOG); its output follows when it ends"
-}
-check_lab() {  # a lab that already failed stops the run here, with its output
-    [ -n "$LAB_PID" ] || return 0
-    kill -0 "$LAB_PID" 2>/dev/null && return 0
-    local rc=0
-    wait "$LAB_PID" || rc=$?
-    LAB_PID=
-    LAB_RC=$rc
-    LAB_END=$SECONDS
-    [ "$rc" = 0 ] && return 0
-    STAGE="the QEMU Xen lab (background)"
-    STAGE_START=$LAB_START
-    cat "$LAB_LOG"
-    echo "!! the lab failed (pytest rc $rc) after $((SECONDS - LAB_START))s" >&2
-    return "$rc"
-}
-stop_lab() {  # a failed stage: stop the lab's pytest (its whole group), then its VMs
-    [ -n "$LAB_PID" ] || return 0
-    if kill -0 "$LAB_PID" 2>/dev/null; then
-        echo "stopping the lab (a stage failed); its output so far: $LAB_LOG" >&2
-        kill -TERM -- "-$LAB_PID" 2>/dev/null || true
-        sleep 5
-        kill -KILL -- "-$LAB_PID" 2>/dev/null || true
-        tail -40 "$LAB_LOG" >&2 || true
-        lab/down.sh >/dev/null 2>&1 || true
-    fi
-    LAB_PID=
-}
-LAB_RC=
-LAB_END=0
 TIMINGS=()
 STAGE=
 STAGE_START=0
@@ -109,7 +58,6 @@ done_stage() {
     local took=$((SECONDS - STAGE_START))
     TIMINGS+=("$(printf '%5ds  %s' "$took" "$STAGE")")
     printf -- '-- %s: ok (%ds)\n' "$STAGE" "$took"
-    check_lab
 }
 on_error() {
     printf '\n!! FAILED in stage: %s (after %ds)\n' "$STAGE" "$((SECONDS - STAGE_START))" >&2
@@ -164,25 +112,6 @@ done_stage
 banner "antsibull-changelog lint"
 antsibull-changelog lint
 antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
-done_stage
-
-# The lab's image has been building in the background since the first stage (~2-3 min cold, about as long
-# as the lint stages above); the lab starts now and every stage below runs beside it (see the top).
-if [ "${LAB:-1}" != 0 ]; then
-    banner "the QEMU Xen lab starts in the background: site.yml end to end and its proofs (tests/lab)"
-    await lab-image
-    start_lab
-    done_stage
-fi
-
-# tests/unit runs in ansible-test units, a later stage (it runs every test under tests/unit the collection
-# ships), all but the placement anchor, whose fixture (benchmarks/anchors/) the collection copy leaves out,
-# and the ONTAP simulator's own tests (the simulator is not shipped): they run here, with tests/integration. Two workers (pytest-xdist), one per core: these are ansible-playbook runs, CPU-bound,
-# independent (each test has its own temporary files and simulator port). PYTEST_WORKERS=0: one process.
-banner "pytest tests/integration and the placement anchor (plain pytest against the .collections link; ${PYTEST_WORKERS:-2} workers)"
-PYTHONPATH=$ROOT/.collections${PYTHONPATH:+:$PYTHONPATH} python -m pytest -p no:cacheprovider -n "${PYTEST_WORKERS:-2}" --maxschedchunk 1 \
-  tests/integration tests/unit/test_ontap_sim.py \
-  tests/unit/plugins/module_utils/test_placement.py::test_big_guests_anchor_optimum_found_and_one_less_refused
 done_stage
 
 # ------------------------------------------------------------------------------------------------
@@ -267,6 +196,15 @@ banner "the documentation site: antsibull-docs + sphinx-build -W, a page for eve
 scripts/docs.sh "$WORK/docs"
 done_stage
 
+# tests/unit ran in the stage before (ansible-test units runs every test under tests/unit the collection
+# ships), all but the placement anchor, whose fixture (benchmarks/anchors/) the collection copy leaves out,
+# and the ONTAP simulator's own tests (the simulator is not shipped): they run here, with tests/integration. Two workers (pytest-xdist), one per core: these are ansible-playbook runs, CPU-bound,
+# independent (each test has its own temporary files and simulator port). PYTEST_WORKERS=0: one process.
+banner "pytest tests/integration and the placement anchor (plain pytest against the .collections link; ${PYTEST_WORKERS:-2} workers)"
+PYTHONPATH=$ROOT/.collections${PYTHONPATH:+:$PYTHONPATH} python -m pytest -p no:cacheprovider -n "${PYTEST_WORKERS:-2}" --maxschedchunk 1 \
+  tests/integration tests/unit/test_ontap_sim.py \
+  tests/unit/plugins/module_utils/test_placement.py::test_big_guests_anchor_optimum_found_and_one_less_refused
+done_stage
 
 # Every scenario under molecule/ (dom0, dom0_sles, guests) in podman containers from a debootstrap base
 # image and the SLES-shaped image made from it.
@@ -280,25 +218,13 @@ fi
 
 # The QEMU Xen lab (lab/, inventories/lab): image (cached by content hash), filer + 3 blades under
 # TCG from fresh disks, site.yml end to end on them, then the proofs on the live machines (tests/lab).
-# About 45 min on 2 cores; started above, awaited here. LAB=0 skips it (fast local runs); CI always runs it.
+# About 30 min on 2 cores; LAB=0 skips it (fast local runs); CI always runs it.
 if [ "${LAB:-1}" != 0 ]; then
-    banner "the QEMU Xen lab: awaiting it (started $((SECONDS - LAB_START))s ago)"
-    awaited=$SECONDS
-    if [ -n "$LAB_PID" ]; then
-        LAB_RC=0
-        wait "$LAB_PID" || LAB_RC=$?
-        LAB_PID=
-        LAB_END=$SECONDS
-    fi
-    cat "$LAB_LOG"
+    banner "the QEMU Xen lab: site.yml end to end and its proofs (tests/lab)"
+    await lab-image
+    python -m pytest -p no:cacheprovider -v -s --durations=0 tests/lab
     echo "lab timings:"; cat .cache/lab/timings.txt 2>/dev/null || true
-    STAGE="the QEMU Xen lab (background)"
-    STAGE_START=$LAB_START
-    [ "$LAB_RC" = 0 ] || { echo "!! the lab failed (pytest rc $LAB_RC)" >&2; false; }
-    waited=$((LAB_END > awaited ? LAB_END - awaited : 0))
-    TIMINGS+=("$(printf '%5ds  the QEMU Xen lab, from its start (beside the stages above; %ds of it awaited at the end)' \
-        $((LAB_END - LAB_START)) "$waited")")
-    printf -- '-- the QEMU Xen lab: ok (%ds from its start, %ds of it awaited here)\n' $((LAB_END - LAB_START)) "$waited"
+    done_stage
 fi
 
 trap - ERR

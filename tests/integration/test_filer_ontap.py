@@ -71,7 +71,7 @@ def write_inventory(path, sim, guests, **filer_vars):
 def play(path, *args, playbook="filer.yml"):
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
     result = subprocess.run([PLAYBOOK, "-i", str(path / "hosts.yml"), str(path / playbook), *args],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=240, check=False)
     output = result.stdout + result.stderr
     assert PASSWORD not in output, "the ONTAP password appeared in ansible-playbook's output"
     return result

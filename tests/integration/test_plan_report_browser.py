@@ -67,18 +67,17 @@ class Browser:
             # its own process group, so that close() stops the browser and not only the script.
             start_new_session=True)
         port = None
-        # Bounds for a busy host (CI runs this beside the QEMU lab's four VMs): a start takes 2-5 s idle.
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 60
         while port is None:
             line = self.proc.stderr.readline()
             assert line or self.proc.poll() is None, "chromium exited (rc %s)" % self.proc.poll()
-            assert time.monotonic() < deadline, "chromium gave no DevTools endpoint in 180 s"
+            assert time.monotonic() < deadline, "chromium gave no DevTools endpoint in 60 s"
             m = re.search(r"DevTools listening on ws://127\.0\.0\.1:(\d+)/", line)
             if m:
                 port = int(m.group(1))
-        with urllib.request.urlopen("http://127.0.0.1:%d/json/list" % port, timeout=120) as r:
+        with urllib.request.urlopen("http://127.0.0.1:%d/json/list" % port, timeout=30) as r:
             pages = [t for t in json.load(r) if t["type"] == "page"]
-        self.ws = websocket.create_connection(pages[0]["webSocketDebuggerUrl"], timeout=180,
+        self.ws = websocket.create_connection(pages[0]["webSocketDebuggerUrl"], timeout=60,
                                               suppress_origin=True)
         self.next_id = 0
         self.call("Page.enable")
@@ -92,7 +91,7 @@ class Browser:
                 assert "error" not in msg, (method, msg)
                 return msg["result"]
 
-    def wait_event(self, name, limit=180):
+    def wait_event(self, name, limit=60):
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
             msg = json.loads(self.ws.recv())

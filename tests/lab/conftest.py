@@ -141,18 +141,19 @@ def lab():
     (CACHE / "playbooks.log").write_text("")
     lab = Lab()
     reuse = os.environ.get("LAB_REUSE") == "1"
-    if not reuse:
-        subprocess.run([str(LAB / "down.sh"), "--wipe"], check=True, timeout=120)
-        _timed("lab image (lab/build-image.sh; 'cached' if hit)",
-               lambda: subprocess.run([str(LAB / "build-image.sh")], check=True, timeout=1800))
-        _timed("lab up: filer + 3 blades to ssh (lab/up.sh 3)",
-               lambda: subprocess.run([str(LAB / "up.sh"), "3"], check=True, timeout=900))
-        result = _timed("site.yml, first run (Xen boot settings, reboot, guests)", lambda: playbook("site.yml"))
-        if result.returncode != 0:
-            tail = result.stdout[-6000:] + result.stderr[-3000:]
-            pytest.fail("site.yml failed on the fresh lab:\n" + tail)
     try:
+        if not reuse:
+            subprocess.run([str(LAB / "down.sh"), "--wipe"], check=True, timeout=120)
+            _timed("lab image (lab/build-image.sh; 'cached' if hit)",
+                   lambda: subprocess.run([str(LAB / "build-image.sh")], check=True, timeout=1800))
+            _timed("lab up: filer + 3 blades to ssh (lab/up.sh 3)",
+                   lambda: subprocess.run([str(LAB / "up.sh"), "3"], check=True, timeout=900))
+            result = _timed("site.yml, first run (Xen boot settings, reboot, guests)", lambda: playbook("site.yml"))
+            if result.returncode != 0:
+                tail = result.stdout[-6000:] + result.stderr[-3000:]
+                pytest.fail("site.yml failed on the fresh lab:\n" + tail)
         yield lab
     finally:
+        # Also when the lab's setup failed: four QEMUs left running would slow whatever runs next.
         if os.environ.get("LAB_KEEP_UP") != "1":
             subprocess.run([str(LAB / "down.sh")], check=False, timeout=120)
