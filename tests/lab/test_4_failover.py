@@ -216,7 +216,15 @@ def test_powered_on_the_blade_boots_fenced_and_unfence_brings_it_back_running_no
     mount = lab.ssh("blade2", "mkdir -p /mnt/try && timeout -s KILL 60 mount -t nfs4 10.77.0.2:/srv/nfs/xen_images "
                     "/mnt/try", timeout=120, check=False)
     assert mount.returncode != 0, mount
-    assert lab.xl_list("blade2") == []
+    # A domain Xen is still tearing down is listed as "(null)" (seen once in CI, 2026-12-07, right after this
+    # boot; the VM was gone before it could be read): wait for such entries to go, bounded, then require none.
+    deadline = time.monotonic() + 180
+    while "(null)" in lab.xl_list("blade2") and time.monotonic() < deadline:
+        time.sleep(5)
+    running = lab.xl_list("blade2")
+    if running:
+        detail = lab.ssh("blade2", "xl list; journalctl -b --no-pager -u xendomains | tail -30", check=False)
+        raise AssertionError("blade2 runs %s while fenced:\n%s%s" % (running, detail.stdout, detail.stderr))
     result = _timed("unfence.yml -e host=blade2", lambda: playbook("unfence.yml", "-e", "host=blade2"))
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     assert "blade2 unfenced on filer" in result.stdout, result.stdout[-3000:]
