@@ -60,6 +60,21 @@ def recap(stdout):
     return {m.group(1): tuple(int(m.group(i)) for i in range(2, 6)) for m in RECAP.finditer(stdout)}
 
 
+def changed_tasks(stdout):
+    """{(task, host)} for every task a run reported changed (the default callback's "changed: [host]" lines under
+    each "TASK [name]" header; a handler's header reads "RUNNING HANDLER [name]")."""
+    found, task = set(), None
+    for line in stdout.splitlines():
+        header = re.match(r"^(?:TASK|RUNNING HANDLER) \[(.+)\] \*+$", line)
+        if header:
+            task = header.group(1)
+            continue
+        hit = re.match(r"^changed: \[([^\]]+)\]", line)
+        if hit and task:
+            found.add((task, hit.group(1).split(" -> ")[0]))
+    return found
+
+
 class Lab:
     blades = ("blade1", "blade2", "blade3")
     filer_ip = "10.77.0.2"

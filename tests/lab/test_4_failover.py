@@ -16,7 +16,7 @@ import signal
 import time
 
 import pytest
-from conftest import CACHE, GUESTS, _log, _timed, playbook, recap
+from conftest import CACHE, GUESTS, _log, _timed, changed_tasks, playbook, recap
 from pyghmi.ipmi import command as ipmi_command
 from test_1_site import _guest_export
 from test_2_evacuate import SURVIVORS, assert_each_runs_once, links, where
@@ -73,15 +73,27 @@ def test_a_guest_set_to_stopped_is_shut_down_and_unlinked_and_a_second_run_chang
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert re.search(r"changed: \[%s\] => \(item=%s\)" % (home, STOPPED), result.stdout), result.stdout[-4000:]
     assert "not reserved, not restarted (xen_guest_state): %s (stopped)" % STOPPED in result.stdout
+    # The whole site.yml, on the cluster evacuate, maintain and their re-runs left on its plan: what it changed is
+    # the stopped guest's shutdown and link on its home dom0, and nothing else anywhere (filer, dom0s, the others).
+    changed = changed_tasks(result.stdout)
+    _log("  site.yml with %s stopped changed: %s" % (STOPPED, sorted(changed)))
+    assert changed and {host for _task, host in changed} == {home}, (changed, result.stdout[-4000:])
+    assert all(task.startswith("consolidation.xen.guests : ") for task, _host in changed), changed
     each_runs_once_but_the_stopped(lab)
     for blade in lab.blades:
         assert "%s.cfg" % STOPPED not in links(lab, blade), blade
         lab.ssh(blade, "test -f /etc/xen/domains/%s.cfg" % STOPPED)  # its config stays, on every dom0
     assert _guest_export(lab, GUESTS[STOPPED]) == export  # and its export (and data) on the filer
-    again = _timed("site.yml with %s stopped, second run" % STOPPED, lambda: playbook(*with_stopped("site.yml")))
+    # Run again, the guests play only (what converges a guest's state; the run above showed the filer and dom0
+    # plays change nothing): the stopped guest stays stopped and unlinked, nothing changes.
+    again = _timed("site.yml --tags guests_configure,guests_start, %s stopped, second run" % STOPPED,
+                   lambda: playbook(*with_stopped("site.yml", "--tags", "guests_configure,guests_start")))
     assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-2000:]
+    assert "TASK [consolidation.xen.guests : " in again.stdout
+    assert "consolidation.xen.filer : Linux |" not in again.stdout
     changed = {host: c[1] for host, c in recap(again.stdout).items() if c[1]}
     assert changed == {}, "second run changed something: %s\n%s" % (changed, again.stdout[-4000:])
+    each_runs_once_but_the_stopped(lab)
 
 
 def test_failover_fences_a_hung_blade_and_restarts_its_guests_on_the_survivors(lab):
