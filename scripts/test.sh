@@ -201,7 +201,7 @@ done_stage
 # and the ONTAP simulator's own tests (the simulator is not shipped): they run here, with tests/integration. Two workers (pytest-xdist), one per core: these are ansible-playbook runs, CPU-bound,
 # independent (each test has its own temporary files and simulator port). PYTEST_WORKERS=0: one process.
 banner "pytest tests/integration and the placement anchor (plain pytest against the .collections link; ${PYTEST_WORKERS:-2} workers)"
-PYTHONPATH=$ROOT/.collections${PYTHONPATH:+:$PYTHONPATH} python -m pytest -p no:cacheprovider -n "${PYTEST_WORKERS:-2}" --maxschedchunk 1 \
+PYTHONPATH=$ROOT/.collections${PYTHONPATH:+:$PYTHONPATH} python -m pytest -p no:cacheprovider -n "${PYTEST_WORKERS:-2}" --maxschedchunk 1 --durations=25 \
   tests/integration tests/unit/test_ontap_sim.py \
   tests/unit/plugins/module_utils/test_placement.py::test_big_guests_anchor_optimum_found_and_one_less_refused
 done_stage

@@ -1,9 +1,10 @@
 """The lab fixture: real Xen 4.17 dom0s and a kernel-NFS filer under QEMU (lab/), built with site.yml.
 
 One lab per test session, in this order: lab/up.sh 3 (fresh overlays: blades running plain Linux, the
-dom0 packages installed in the image), then ``ansible-playbook -i inventories/lab site.yml`` (writes
-Xen's boot settings, reboots the blades into Xen through GRUB, installs and sets up the NFS server on
-the filer, mounts the image store, writes the guest configs, starts the guests).
+dom0 and filer packages installed in the image, the NFS server not enabled), then
+``ansible-playbook -i inventories/lab site.yml`` (sets up and starts the NFS server on the filer, writes
+Xen's boot settings, reboots the blades into Xen through GRUB, mounts the image store, writes the guest
+configs, starts the guests).
 The tests then assert on the live machines. Times go to .cache/lab/timings.txt.
 
 LAB_REUSE=1 uses a lab that is already up and converged (no up.sh, no first site.yml run);

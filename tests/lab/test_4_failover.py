@@ -3,8 +3,9 @@ two survivors; continued, it cannot write to the image store; after its reboot u
 
 Runs last; before it, test_3_maintain.py put every guest back on its planned blade.
 First a guest (g1, on its planned blade) is set to stopped (xen_guest_state, in a second inventory source
-given after inventories/lab): site.yml shuts it down and unlinks it, a second run changes nothing,
-and the failover of blade2 does not restart it (it runs on no survivor, as blade2's guests do).
+given after inventories/lab): site.yml shuts it down and unlinks it and changes nothing else anywhere, a second
+run of its guests play changes nothing, and the failover of blade2 does not restart it (it runs on no survivor,
+as blade2's guests do).
 """
 
 from __future__ import annotations
