@@ -44,15 +44,24 @@ def _log(line):
         f.write(line + "\n")
 
 
+def playbook_env():
+    """The environment of a playbook run on the lab: no colours, per-task times (profile_tasks)."""
+    return dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_HOST_KEY_CHECKING="False",
+                ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks")
+
+
+def log_run(args, returncode, output):
+    """Append a run's output to .cache/lab/playbooks.log (benchmarks/lab_profile.py reads it)."""
+    with (CACHE / "playbooks.log").open("a") as log:
+        log.write("\n===== %s (rc %d)\n%s" % (" ".join(args), returncode, output))
+
+
 def playbook(*args, timeout=3600):
     """Run a playbook on the lab; its output (with per-task times) is appended to .cache/lab/playbooks.log."""
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_HOST_KEY_CHECKING="False",
-               ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks")
     cmd = [PLAYBOOK, "-i", str(INVENTORY), *args]
-    result = subprocess.run(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                            timeout=timeout, check=False)
-    with (CACHE / "playbooks.log").open("a") as log:
-        log.write("\n===== %s (rc %d)\n%s%s" % (" ".join(args), result.returncode, result.stdout, result.stderr))
+    result = subprocess.run(cmd, cwd=ROOT, env=playbook_env(), stdin=subprocess.DEVNULL, capture_output=True,
+                            text=True, timeout=timeout, check=False)
+    log_run(args, result.returncode, result.stdout + result.stderr)
     return result
 
 

@@ -18,7 +18,7 @@ import signal
 import subprocess
 import time
 
-from conftest import GUESTS, HVM, INVENTORY, PLAYBOOK, ROOT, _log, _timed, playbook
+from conftest import GUESTS, HVM, INVENTORY, PLAYBOOK, ROOT, _log, _timed, log_run, playbook, playbook_env
 
 SURVIVORS = ["blade1", "blade3"]
 MOVE = re.compile(r"\d+\. (g\d): blade2 -> (blade\d) \((?:pvh|hvm), \d+ MiB\)")
@@ -107,7 +107,7 @@ def _stop_pings(lab, guests):
 def _run_until(args, marker, count=1, after=4.0, limit=1200):
     """Start ansible-playbook ARGS and SIGKILL it (its whole session) AFTER seconds past the COUNT-th
     output line containing MARKER: the operator's Ctrl-C, or a lost controller. Returns its output."""
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    env = playbook_env()  # per-task times: the killed run's output goes to playbooks.log too
     proc = subprocess.Popen([PLAYBOOK, "-i", str(INVENTORY), *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     seen = []
@@ -122,6 +122,7 @@ def _run_until(args, marker, count=1, after=4.0, limit=1200):
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
+        log_run(args, proc.returncode, "".join(seen))
     return "".join(seen)
 
 

@@ -23,7 +23,7 @@ import subprocess
 import threading
 import time
 
-from conftest import GUESTS, INVENTORY, PLAYBOOK, ROOT, _log, playbook
+from conftest import GUESTS, INVENTORY, PLAYBOOK, ROOT, _log, log_run, playbook, playbook_env
 from test_2_evacuate import _settle, _start_pings, _stop_pings, assert_each_runs_once, links, where
 
 TASKS = ROOT / "tests" / "lab" / "maintain_tasks.yml"
@@ -98,7 +98,7 @@ def _records(lab):
 def _killed_at(args, task, nth, limit=2400):
     """Run ansible-playbook ARGS; SIGKILL its whole session 2 s after the first migration wait that follows
     the NTH start of TASK (its xl migrate job goes on alone on the blade). Returns its output."""
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    env = playbook_env()  # per-task times: the killed run's output goes to playbooks.log too
     proc = subprocess.Popen([PLAYBOOK, "-i", str(INVENTORY), *args], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     seen, count = [], 0
@@ -115,6 +115,7 @@ def _killed_at(args, task, nth, limit=2400):
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
+        log_run(args, proc.returncode, "".join(seen))
     return "".join(seen)
 
 
